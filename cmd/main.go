@@ -1,0 +1,118 @@
+// Package cmd is the outbox command line: it turns flags, environment and
+// profiles into plain requests for the packages below it, and turns their
+// results and errors into output and one exit code.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Main runs outbox with the given arguments and standard streams and
+// returns the process exit code. It never calls os.Exit.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version string) int {
+	app := newApp(stdin, stdout, stderr, resolveVersion(version))
+	err := app.Run(args)
+	if err == nil {
+		return ExitOK
+	}
+	reportError(stderr, err)
+	return ExitCode(err)
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App {
+	app := &cli.App{
+		Name:                 "outbox",
+		Usage:                "submit mail over SMTP, securely",
+		Version:              version,
+		HideVersion:          true, // the version command; -v is verbose
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		EnableBashCompletion: true,
+		// Errors are printed once, by Main; cli must never exit the process.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &UsageError{Err: err}
+		},
+		CommandNotFound: func(c *cli.Context, name string) {},
+		Commands: []*cli.Command{
+			versionCommand(),
+		},
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Present() {
+			return &UsageError{Err: fmt.Errorf("unknown command %q", c.Args().First()), Hint: "run 'outbox --help' for the list of commands"}
+		}
+		return cli.ShowAppHelp(c)
+	}
+	return app
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the version of outbox",
+		Action: func(c *cli.Context) error {
+			_, err := fmt.Fprintf(c.App.Writer, "outbox %s\n", c.App.Version)
+			return err
+		},
+	}
+}
+
+// resolveVersion prefers the version set at link time, then the module
+// version recorded by the Go toolchain.
+func resolveVersion(v string) string {
+	if v != "" {
+		return v
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// UsageError is a mistake on the command line: exit code 64.
+type UsageError struct {
+	Err  error
+	Hint string
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// hinter is implemented by errors that carry advice for the user.
+type hinter interface{ hint() string }
+
+func (e *UsageError) hint() string {
+	if e.Hint != "" {
+		return e.Hint
+	}
+	return "run 'outbox --help' for usage"
+}
+
+// reportError prints err once, as one line, with a hint when one applies.
+func reportError(w io.Writer, err error) {
+	fmt.Fprintf(w, "outbox: error: %s\n", oneLine(err.Error()))
+	var h hinter
+	if errors.As(err, &h) {
+		if hint := h.hint(); hint != "" {
+			fmt.Fprintf(w, "outbox: hint: %s\n", hint)
+		}
+	}
+}
+
+func oneLine(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '\n' || r == '\r' {
+			r = ' '
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
