@@ -65,9 +65,9 @@ func TestSCRAMRFC7677(t *testing.T) {
 // sha-256-saslprep-non-normal.json.
 func TestSCRAMSASLprep(t *testing.T) {
 	for _, tc := range []struct {
-		hash    SCRAMHash
-		name    string
-		proof   string
+		hash     SCRAMHash
+		name     string
+		proof    string
 		verifier string
 	}{
 		{SHA1, "SCRAM-SHA-1", "92sLIo0pB5IdEBOhBXx+t6Ew4pA=", "xS0F7g5YU4fvigpFAb8jTE8/S0E="},
