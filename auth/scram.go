@@ -297,6 +297,13 @@ func (m *SCRAM) fail(err error) error {
 //	ServerKey       := HMAC(SaltedPassword, "Server Key")
 //	ServerSignature := HMAC(ServerKey, AuthMessage)
 func (m *SCRAM) clientFinal(msg string) ([]byte, error) {
+	if strings.HasPrefix(msg, "e=") {
+		// Not in the RFC 5802 §7 grammar for server-first, but servers
+		// report early failures (a refused gs2 header) this way.
+		if fin, err := parseServerFinal(msg); err == nil && fin.err != "" {
+			return nil, m.serverError(fin.err)
+		}
+	}
 	sf, err := parseServerFirst(msg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.name, err)
@@ -353,12 +360,24 @@ func (m *SCRAM) verifyServer(msg string) error {
 		return fmt.Errorf("%s: %w", m.name, err)
 	}
 	if sf.err != "" {
-		return fmt.Errorf("%w: %s: the server reports %q (RFC 5802 §7)", ErrAuthFailed, m.name, escape(sf.err))
+		return m.serverError(sf.err)
 	}
 	if !hmac.Equal(sf.verifier, m.serverSignature) {
 		return fmt.Errorf("%w: %s: wrong server signature", ErrServerNotVerified, m.name)
 	}
 	return nil
+}
+
+// serverError reports a server-error-value (RFC 5802 §7).
+func (m *SCRAM) serverError(value string) error {
+	err := fmt.Errorf("%w: %s: the server reports %q (RFC 5802 §7)", ErrAuthFailed, m.name, escape(value))
+	if value == "server-does-support-channel-binding" {
+		// RFC 5802 §6: the client sent "y" because it saw no -PLUS
+		// mechanism, yet the server offers one: the list was altered on the
+		// way.
+		err = fmt.Errorf("%w; the server supports channel binding, but the mechanism list this client received had no -PLUS variant: someone may have altered it (RFC 5802 §6)", err)
+	}
+	return err
 }
 
 // Verify returns nil once the server signature has been verified, and

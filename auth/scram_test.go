@@ -224,7 +224,7 @@ func TestSCRAMHostileServerFirst(t *testing.T) {
 		{"malformed extension", "r=" + n + "x,s=QSXCR+Q6sek8bf92,i=4096,junk", ErrBadChallenge},
 		{"control byte in nonce", "r=" + n + "\x01,s=QSXCR+Q6sek8bf92,i=4096", ErrBadChallenge},
 		{"not UTF-8", "r=" + n + "x,s=QSXCR+Q6sek8bf92,i=4096,x=\xff", ErrBadChallenge},
-		{"server error instead", "e=other-error", ErrBadChallenge},
+		{"server error instead", "e=other-error", ErrAuthFailed},
 		{"empty", "", ErrBadChallenge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
