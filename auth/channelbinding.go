@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	// Registered so that crypto.Hash.New works for tls-server-end-point.
@@ -83,7 +84,7 @@ func bindingData(cs *tls.ConnectionState, typ string) ([]byte, error) {
 		if cs.Version < tls.VersionTLS13 {
 			return nil, fmt.Errorf("%w: tls-exporter needs TLS 1.3 (RFC 9266 §2)", ErrNoChannelBinding)
 		}
-		data, err := cs.ExportKeyingMaterial(exporterLabel, nil, 32)
+		data, err := exportKeyingMaterial(cs)
 		if err != nil {
 			return nil, fmt.Errorf("%w: tls-exporter: %v", ErrNoChannelBinding, err)
 		}
@@ -103,6 +104,18 @@ func bindingData(cs *tls.ConnectionState, typ string) ([]byte, error) {
 		return serverEndPoint(cs.PeerCertificates[0])
 	}
 	return nil, fmt.Errorf("%w: unknown channel binding type %q", ErrConfig, typ)
+}
+
+// exportKeyingMaterial exports the RFC 9266 §2 binding: 32 octets, label
+// "EXPORTER-Channel-Binding", empty context. A ConnectionState not made by
+// crypto/tls (as in tests of callers) has no exporter and would panic.
+func exportKeyingMaterial(cs *tls.ConnectionState) (data []byte, err error) {
+	defer func() {
+		if recover() != nil {
+			data, err = nil, errors.New("the TLS state cannot export keying material")
+		}
+	}()
+	return cs.ExportKeyingMaterial(exporterLabel, nil, 32)
 }
 
 // serverEndPoint hashes the DER certificate as RFC 5929 §4.1 says: with
