@@ -90,7 +90,7 @@ var (
 	// ErrServerNotVerified means a SCRAM server did not prove that it
 	// knows the password (no valid server signature, RFC 5802 §9). It
 	// matches ErrAuthFailed.
-	ErrServerNotVerified = fmt.Errorf("%w: the server did not prove it knows the password (no valid SCRAM server signature)", ErrAuthFailed)
+	ErrServerNotVerified = fmt.Errorf("%w: the server did not prove that it knows the password", ErrAuthFailed)
 	// ErrBadCredential means a user name, password or token cannot be
 	// carried by the mechanism: a NUL in a PLAIN field, a password that
 	// SASLprep rejects, a token with characters outside RFC 6750 §2.1.

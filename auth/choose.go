@@ -174,6 +174,16 @@ func credentialName(need credential) string {
 
 func normalize(name string) string { return strings.ToUpper(strings.TrimSpace(name)) }
 
+// reasonError is a refusal reason with its own wording that still matches
+// the sentinel.
+type reasonError struct {
+	reason error
+	text   string
+}
+
+func (e *reasonError) Error() string { return e.text }
+func (e *reasonError) Unwrap() error { return e.reason }
+
 // Refusal says why [Choose] passed over one mechanism.
 type Refusal struct {
 	Mechanism string
@@ -213,12 +223,18 @@ func (e *ChooseError) Error() string {
 	var msg string
 	switch e.Reason {
 	case ErrInsecure:
-		msg = fmt.Sprintf("refusing %s without TLS: it would send the %s in clear; use TLS, or allow it with --allow-insecure-auth or allow_insecure_auth = true", list, e.secretWords(names))
+		pronoun := "it"
+		if len(names) > 1 {
+			pronoun = "they"
+		}
+		msg = fmt.Sprintf("refusing %s without TLS: %s would send the %s in clear; use TLS, or allow it with --allow-insecure-auth or allow_insecure_auth = true", list, pronoun, e.secretWords(names))
 	case ErrNoChannelBinding:
 		msg = fmt.Sprintf("%s needs channel binding, which this connection cannot provide", list)
 		for _, r := range e.Refused {
 			if errors.Is(r.Err, ErrNoChannelBinding) {
-				msg += " (" + r.Err.Error() + ")"
+				if detail := strings.TrimPrefix(r.Err.Error(), ErrNoChannelBinding.Error()+": "); detail != r.Err.Error() {
+					msg += ": " + detail
+				}
 				break
 			}
 		}
@@ -229,7 +245,7 @@ func (e *ChooseError) Error() string {
 				parts = append(parts, r.Err.Error())
 			}
 		}
-		msg = "the server offers only mechanisms the account lacks credentials for: " + strings.Join(parts, "; ")
+		msg = strings.Join(parts, "; ")
 	default:
 		switch {
 		case len(e.Offered) == 0:
@@ -317,9 +333,9 @@ func Choose(serverMechs []string, cs *tls.ConnectionState, cfg Config) (Mechanis
 		case !offered[info.name]:
 			why = ErrNotOffered
 		case !cfg.has(info.need):
-			why = fmt.Errorf("%w: %s needs %s, and none is configured", ErrNoSecret, info.name, credentialName(info.need))
+			why = &reasonError{ErrNoSecret, fmt.Sprintf("%s needs %s, and the account has none", info.name, credentialName(info.need))}
 		case info.name == MechExternal && !secure:
-			why = fmt.Errorf("%w: EXTERNAL needs a TLS client certificate, and the connection has no TLS", ErrNoSecret)
+			why = &reasonError{ErrNoSecret, "EXTERNAL needs a TLS client certificate, and the connection has no TLS"}
 		case info.plus && cb == nil:
 			why = cbErr
 		case info.cleartext && !secure && !cfg.AllowInsecure:

@@ -67,7 +67,7 @@ func TestChoose(t *testing.T) {
 		},
 		{
 			name: "server wants a password, account has a token", offered: []string{"PLAIN", "LOGIN"}, cs: &tls13, cfg: tok(Config{}),
-			err: []error{ErrNoMechanism, ErrNoSecret}, msg: []string{"PLAIN needs a password"},
+			err: []error{ErrNoMechanism, ErrNoSecret}, msg: []string{"PLAIN needs a password, and the account has none"},
 		},
 		{
 			name: "server wants a token, account has a password", offered: []string{"XOAUTH2"}, cs: &tls13, cfg: pw(Config{}),

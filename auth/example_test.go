@@ -29,7 +29,7 @@ func ExampleChoose() {
 	// Output:
 	// SCRAM-SHA-256 false n,,n=jane@example.org,r=
 	// true true
-	// no usable authentication mechanism: refusing PLAIN, LOGIN without TLS: it would send the password in clear; use TLS, or allow it with --allow-insecure-auth or allow_insecure_auth = true
+	// no usable authentication mechanism: refusing PLAIN, LOGIN without TLS: they would send the password in clear; use TLS, or allow it with --allow-insecure-auth or allow_insecure_auth = true
 }
 
 // After the server's final reply, a mechanism that can verify the outcome

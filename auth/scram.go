@@ -363,7 +363,7 @@ func (m *SCRAM) verifyServer(msg string) error {
 		return m.serverError(sf.err)
 	}
 	if !hmac.Equal(sf.verifier, m.serverSignature) {
-		return fmt.Errorf("%w: %s: wrong server signature", ErrServerNotVerified, m.name)
+		return fmt.Errorf("%w: %s: the server signature is wrong", ErrServerNotVerified, m.name)
 	}
 	return nil
 }
@@ -392,5 +392,5 @@ func (m *SCRAM) Verify() error {
 	case m.err != nil:
 		return m.err
 	}
-	return fmt.Errorf("%w (%s)", ErrServerNotVerified, m.name)
+	return fmt.Errorf("%w: %s: no server signature was received (RFC 5802 §5.1 \"v\")", ErrServerNotVerified, m.name)
 }
