@@ -27,9 +27,12 @@ func ExitCode(err error) int {
 		return ExitOK
 	}
 	var usage *UsageError
+	var sinkTimeout *sinkTimeoutError
 	switch {
 	case errors.As(err, &usage):
 		return ExitUsage
+	case errors.As(err, &sinkTimeout):
+		return ExitTempFail
 	}
 	return ExitSoftware
 }

@@ -42,6 +42,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Commands: []*cli.Command{
 			versionCommand(),
+			sinkCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {
