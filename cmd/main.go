@@ -99,12 +99,29 @@ func (e *UsageError) hint() string {
 // reportError prints err once, as one line, with a hint when one applies.
 func reportError(w io.Writer, err error) {
 	fmt.Fprintf(w, "outbox: error: %s\n", oneLine(err.Error()))
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(w, "outbox: hint: %s\n", oneLine(hint))
+	}
+}
+
+// exportedHinter is implemented by the typed errors of the packages below
+// cmd (account, tlsconf) that know what the user can do about them.
+type exportedHinter interface{ Hint() string }
+
+// hintFor finds the advice for err: the outermost error in its chain that
+// carries one.
+func hintFor(err error) string {
 	var h hinter
 	if errors.As(err, &h) {
-		if hint := h.hint(); hint != "" {
-			fmt.Fprintf(w, "outbox: hint: %s\n", hint)
+		if s := h.hint(); s != "" {
+			return s
 		}
 	}
+	var eh exportedHinter
+	if errors.As(err, &eh) {
+		return eh.Hint()
+	}
+	return ""
 }
 
 func oneLine(s string) string {
