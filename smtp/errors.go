@@ -53,6 +53,10 @@ var (
 	// message data was sent but before the server's reply arrived: the
 	// message may or may not have been accepted (RFC 5321 §4.1.1.4, §6.1).
 	ErrOutcomeUnknown = errors.New("connection lost after the message was sent; outcome unknown")
+	// ErrMessageRead marks a failure to read the message the caller gave;
+	// the transaction was abandoned without ending the data, so nothing was
+	// delivered.
+	ErrMessageRead = errors.New("reading the message failed")
 	// ErrTimeout marks a stage deadline that expired.
 	ErrTimeout = errors.New("timed out")
 	// ErrClosed is returned by calls on a client after Quit or Close.
