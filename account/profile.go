@@ -27,14 +27,14 @@ type profile struct {
 	TLSMinVersion *string `toml:"tls_min_version"`
 	TLSServerName *string `toml:"tls_server_name"`
 
-	Auth              any       `toml:"auth"` // "auto", "none", "MECH,MECH" or a list
-	AllowInsecureAuth *bool     `toml:"allow_insecure_auth"`
-	User              *string   `toml:"user"`
-	Password          *string   `toml:"password" group:"password" secret:"true"`
-	PasswordCommand   *[]string `toml:"password_command" group:"password"`
-	PasswordEnv       *string   `toml:"password_env" group:"password"`
-	PasswordFile      *string   `toml:"password_file" group:"password" path:"true"`
-	Keyring           *bool     `toml:"keyring" group:"password"`
+	Auth              any            `toml:"auth"` // "auto", "none", "MECH,MECH" or a list
+	AllowInsecureAuth *bool          `toml:"allow_insecure_auth"`
+	User              *string        `toml:"user"`
+	Password          *string        `toml:"password" group:"password" secret:"true"`
+	PasswordCommand   *[]string      `toml:"password_command" group:"password"`
+	PasswordEnv       *string        `toml:"password_env" group:"password"`
+	PasswordFile      *string        `toml:"password_file" group:"password" path:"true"`
+	Keyring           *bool          `toml:"keyring" group:"password"`
 	OAuth2            *oauth2Profile `toml:"oauth2"`
 
 	From     *string `toml:"from"`

@@ -181,7 +181,7 @@ func (c *Config) matchSender(addr string) (string, error) {
 			return c.DefaultAccount, nil
 		}
 		return "", &Error{Kind: ErrNoAccount, File: c.Path,
-			Msg: "the sender " + addr + " matches the from of both " + best + " and " + tie,
+			Msg:  "the sender " + addr + " matches the from of both " + best + " and " + tie,
 			hint: "pick one with -a/--account NAME, or make one from pattern more specific"}
 	}
 	return best, nil

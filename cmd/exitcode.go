@@ -33,6 +33,8 @@ func ExitCode(err error) int {
 		return ExitUsage
 	case errors.As(err, &sinkTimeout):
 		return ExitTempFail
+	case isConfigError(err):
+		return ExitConfig
 	}
 	return ExitSoftware
 }

@@ -43,6 +43,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 		Commands: []*cli.Command{
 			versionCommand(),
 			sinkCommand(),
+			configCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {
