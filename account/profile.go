@@ -59,6 +59,10 @@ type profile struct {
 	// origins holds where each set key came from, by key ("tls",
 	// "oauth2.token_url").
 	origins map[string]origin
+	// serverSet marks a layer that gave the server as HOST[:PORT]: without
+	// a port there, the port is the default, not one inherited from a lower
+	// layer that named another server.
+	serverSet bool
 }
 
 // oauth2Profile is the [accounts.NAME.oauth2] table.
@@ -145,7 +149,16 @@ func (p *profile) inherit(parent *profile) {
 	if p.origins == nil {
 		p.origins = map[string]origin{}
 	}
+	noPort := p.serverSet && p.Port == nil
+	hostFromParent := p.Host == nil && parent.Host != nil
 	inheritStruct(reflect.ValueOf(p).Elem(), reflect.ValueOf(parent).Elem(), profileFields, "", p.origins, parent.origins)
+	if noPort {
+		p.Port = nil
+		delete(p.origins, "port")
+	}
+	if hostFromParent && parent.serverSet {
+		p.serverSet = true
+	}
 }
 
 func inheritStruct(dst, src reflect.Value, fields []field, prefix string, dstOrigins, srcOrigins map[string]origin) {

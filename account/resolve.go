@@ -238,6 +238,7 @@ func (l *Layer) profile() (*profile, error) {
 		}
 		p.Host = &host
 		p.origins["host"] = o
+		p.serverSet = true
 		if port != "" {
 			n, err := strconv.ParseInt(port, 10, 64)
 			if err != nil {

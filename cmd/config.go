@@ -129,7 +129,7 @@ func isConfigError(err error) bool {
 		ae *account.Error
 		fe *tlsconf.FileError
 	)
-	return errors.As(err, &ae) || errors.As(err, &fe) || errors.Is(err, tlsconf.ErrNoServerName)
+	return errors.As(err, &ae) || errors.As(err, &fe) || errors.Is(err, tlsconf.ErrNoServerName) || errors.Is(err, errNoConfigFile{})
 }
 
 func configCommand() *cli.Command {
@@ -197,7 +197,7 @@ func configCheck(c *cli.Context, w io.Writer) error {
 		return err
 	}
 	if cfg == nil {
-		return &account.Error{Kind: account.ErrNotFound, Msg: errNoConfigFile{}.Error(), Err: errNoConfigFile{}}
+		return errNoConfigFile{}
 	}
 	// Load checked every value; also load the files each account names.
 	names := cfg.Accounts()
