@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,12 +47,19 @@ func NewMaildir(dir string) (*Maildir, error) {
 	return &Maildir{dir: dir, host: host}, nil
 }
 
+// maildirSeq is the Q part of Maildir names: deliveries by this process.
+var maildirSeq atomic.Uint64
+
 // Dir returns the Maildir's directory.
 func (md *Maildir) Dir() string { return md.dir }
 
 // Deliver implements [Store].
 func (md *Maildir) Deliver(m *Message) (string, error) {
-	name := fmt.Sprintf("%d.%s.%s", m.Received.Unix(), m.ID, md.host)
+	// The usual modern form of a Maildir name: seconds, microseconds,
+	// process, a counter and random digits (here the message ID), so that
+	// names sort in delivery order.
+	name := fmt.Sprintf("%d.M%06dP%dQ%dR%s.%s", m.Received.Unix(), m.Received.Nanosecond()/1000,
+		os.Getpid(), maildirSeq.Add(1), m.ID, md.host)
 	tmp := filepath.Join(md.dir, "tmp", name)
 	final := filepath.Join(md.dir, "new", name)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
