@@ -43,13 +43,15 @@ type BodyStats struct {
 	// BytesIn is the number of octets accepted from the caller.
 	BytesIn int64
 	// BytesOut is the number of octets written to the underlying writer,
-	// the end-of-data mark included. Output is buffered until Close.
+	// the end-of-data mark included. Up to 32 KiB of output is held back
+	// until Close.
 	BytesOut int64
 	// Lines is the number of complete lines in the body as sent; after
 	// Close it includes a last line that Close completed. The end-of-data
 	// mark is not a line.
 	Lines int64
-	// Has8Bit reports that a byte >= 0x80 was seen.
+	// Has8Bit reports that a byte >= 0x80 was accepted (with Allow8Bit or
+	// Binary).
 	Has8Bit bool
 }
 
@@ -268,8 +270,8 @@ func (b *BodyWriter) writeText(p []byte) (int, error) {
 		}
 	}
 	if p[k] == 0 {
-		// RFC 5321 §4.5.2 and RFC 2045 §2.7: NUL is not text; only
-		// BINARYMIME may carry it.
+		// RFC 2045 §2.7, §2.8: neither 7bit nor 8bit data may hold NUL;
+		// only BINARYMIME (RFC 3030 §3) may.
 		return k, b.lineErr("has a NUL byte")
 	}
 	// RFC 5321 §2.4: without 8BITMIME (RFC 6152) the body is 7-bit.
