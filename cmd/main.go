@@ -4,6 +4,7 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,8 +16,16 @@ import (
 // Main runs outbox with the given arguments and standard streams and
 // returns the process exit code. It never calls os.Exit.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version string) int {
-	app := newApp(stdin, stdout, stderr, resolveVersion(version))
-	err := app.Run(args)
+	var err error
+	switch invokedAs(args[0]) {
+	case "sendmail":
+		err = runSendmail(context.Background(), args[1:], stdin, stdout, stderr)
+	case "mailq":
+		err = runSendmail(context.Background(), append([]string{"-bp"}, args[1:]...), stdin, stdout, stderr)
+	default:
+		app := newApp(stdin, stdout, stderr, resolveVersion(version))
+		err = app.Run(args)
+	}
 	if err == nil {
 		return ExitOK
 	}
@@ -34,6 +43,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: true,
+		// "Doe, Jane" <jane@example.org> is one address: never split
+		// repeatable flags on commas.
+		DisableSliceFlagSeparator: true,
 		// Errors are printed once, by Main; cli must never exit the process.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -41,6 +53,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 		},
 		CommandNotFound: func(c *cli.Context, name string) {},
 		Commands: []*cli.Command{
+			sendCommand(),
+			sendmailCommand(),
 			versionCommand(),
 			sinkCommand(),
 			configCommand(),
@@ -122,7 +136,7 @@ func hintFor(err error) string {
 	if errors.As(err, &eh) {
 		return eh.Hint()
 	}
-	return ""
+	return protocolHint(err)
 }
 
 func oneLine(s string) string {

@@ -1,0 +1,344 @@
+package cmd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/outbox-smtp/outbox/account"
+	"github.com/outbox-smtp/outbox/auth"
+	"github.com/outbox-smtp/outbox/smtp"
+	"github.com/outbox-smtp/outbox/tlsconf"
+)
+
+// defaultConnectTimeout bounds the TCP connection (and, for implicit TLS,
+// the handshake) when the account sets none.
+const defaultConnectTimeout = 30 * time.Second
+
+// quitAfter values stop a session early, for debugging (like swaks).
+var quitAfterStages = []string{"connect", "greeting", "ehlo", "tls", "auth", "mail", "rcpt"}
+
+// delivery is one submission, decided: the account to use, the envelope and
+// the message. Nothing below this point looks at flags.
+type delivery struct {
+	acct      *account.Account
+	env       *smtp.Envelope
+	body      io.Reader
+	send      smtp.SendOptions
+	trace     io.Writer // the transcript, or nil
+	traceData bool
+	quitAfter string
+}
+
+// outcome is what happened, for the human report and for --json.
+type outcome struct {
+	Status     string            `json:"status"` // sent, partial, failed, stopped
+	Server     string            `json:"server"`
+	TLS        *tlsOutcome       `json:"tls,omitempty"`
+	Auth       string            `json:"auth,omitempty"`
+	Envelope   envelopeOutcome   `json:"envelope"`
+	Recipients []rcptOutcome     `json:"recipients"`
+	QueueID    string            `json:"queue_id,omitempty"`
+	Size       int64             `json:"size"`
+	Error      *errorOutcome     `json:"error,omitempty"`
+	TimingsMS  map[string]int64  `json:"timings_ms"`
+	Extra      map[string]string `json:"-"`
+}
+
+type tlsOutcome struct {
+	Version string `json:"version"`
+	Cipher  string `json:"cipher"`
+}
+
+type envelopeOutcome struct {
+	From       string   `json:"from"`
+	Recipients []string `json:"recipients"`
+}
+
+type rcptOutcome struct {
+	Address  string `json:"address"`
+	Accepted bool   `json:"accepted"`
+	Code     int    `json:"code,omitempty"`
+	Enhanced string `json:"enhanced,omitempty"`
+	Message  string `json:"message,omitempty"`
+}
+
+type errorOutcome struct {
+	Stage     string `json:"stage,omitempty"`
+	Code      int    `json:"code,omitempty"`
+	Enhanced  string `json:"enhanced,omitempty"`
+	Message   string `json:"message"`
+	Temporary bool   `json:"temporary"`
+}
+
+// deliver runs one SMTP session for d. The outcome is filled as far as the
+// session got, also when an error is returned.
+func deliver(ctx context.Context, d *delivery) (*outcome, error) {
+	out := &outcome{
+		Status:    "failed",
+		Server:    d.acct.Address(),
+		TimingsMS: map[string]int64{},
+		Envelope:  envelopeOutcome{From: d.env.From.String(), Recipients: []string{}},
+	}
+	for _, r := range d.env.Recipients {
+		out.Envelope.Recipients = append(out.Envelope.Recipients, r.Address.String())
+	}
+	out.Recipients = []rcptOutcome{}
+	start := time.Now()
+	mark := func(stage string) { out.TimingsMS[stage] = time.Since(start).Milliseconds(); start = time.Now() }
+
+	c, err := dial(ctx, d)
+	if err != nil {
+		return out, err
+	}
+	defer c.Close()
+	mark("connect")
+	stop := func(stage string) bool {
+		if d.quitAfter == stage {
+			c.Quit()
+			out.Status = "stopped"
+			return true
+		}
+		return false
+	}
+	if stop("connect") {
+		return out, nil
+	}
+	if _, err := c.ReadGreeting(); err != nil {
+		c.Quit()
+		return out, err
+	}
+	mark("greeting")
+	if stop("greeting") {
+		return out, nil
+	}
+	if err := c.Hello(); err != nil {
+		c.Quit()
+		return out, err
+	}
+	mark("ehlo")
+	if stop("ehlo") {
+		return out, nil
+	}
+	if d.acct.TLS.Mode == tlsconf.ModeStartTLS || d.acct.TLS.Mode == "" {
+		cfg, err := d.acct.TLS.Config()
+		if err != nil {
+			c.Quit()
+			return out, err
+		}
+		// STARTTLS is required in this mode: a server that does not offer
+		// it, or refuses it, ends the session (never a plaintext fallback).
+		if err := c.StartTLS(cfg); err != nil {
+			c.Quit()
+			return out, err
+		}
+		mark("tls")
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		out.TLS = &tlsOutcome{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite)}
+	}
+	if stop("tls") {
+		return out, nil
+	}
+	if err := authenticate(ctx, c, d.acct); err != nil {
+		c.Quit()
+		return out, err
+	}
+	out.Auth = c.AuthMechanism()
+	if out.Auth != "" {
+		mark("auth")
+	}
+	if stop("auth") {
+		return out, nil
+	}
+	if d.quitAfter == "mail" || d.quitAfter == "rcpt" {
+		return out, probeEnvelope(c, d, out)
+	}
+
+	res, err := c.Send(d.env, d.body, &d.send)
+	mark("transaction")
+	if res != nil {
+		out.Size = res.Size
+		out.QueueID = res.QueueID
+		for _, r := range res.Recipients {
+			out.Recipients = append(out.Recipients, rcptResult(r))
+		}
+	}
+	if err != nil {
+		c.Quit()
+		return out, err
+	}
+	if !d.send.Quit {
+		c.Quit()
+	}
+	mark("quit")
+	out.Status = "sent"
+	if res.Accepted() < len(res.Recipients) {
+		out.Status = "partial"
+		return out, &partialError{res: res}
+	}
+	return out, nil
+}
+
+// probeEnvelope sends MAIL and the RCPTs without data (--quit-after mail or
+// rcpt), then QUIT.
+func probeEnvelope(c *smtp.Client, d *delivery, out *outcome) error {
+	defer c.Quit()
+	if err := c.Mail(d.env); err != nil {
+		return err
+	}
+	if d.quitAfter == "mail" {
+		out.Status = "stopped"
+		return nil
+	}
+	for _, r := range d.env.Recipients {
+		rep, err := c.Rcpt(r)
+		res := smtp.RcptResult{Recipient: r, Reply: rep, Err: err}
+		out.Recipients = append(out.Recipients, rcptResult(res))
+	}
+	out.Status = "stopped"
+	return nil
+}
+
+func rcptResult(r smtp.RcptResult) rcptOutcome {
+	o := rcptOutcome{Address: r.Recipient.Address.String(), Accepted: r.Accepted(), Code: r.Reply.Code, Enhanced: r.Reply.Enhanced, Message: smtp.Escape(r.Reply.Text())}
+	var e *smtp.Error
+	if errors.As(r.Err, &e) {
+		o.Code, o.Enhanced, o.Message = e.Code, e.Enhanced, e.Message()
+	} else if r.Err != nil {
+		o.Message = r.Err.Error()
+	}
+	return o
+}
+
+// dial connects as the account's TLS mode says.
+func dial(ctx context.Context, d *delivery) (*smtp.Client, error) {
+	a := d.acct
+	opts := &smtp.Options{
+		LocalName:         ehloName(a.EHLOName),
+		AllowInsecureAuth: a.Auth.AllowInsecure,
+		Trace:             d.trace,
+		TraceData:         d.traceData,
+	}
+	// HELO has no extensions, so no STARTTLS and no AUTH: allowed only
+	// when neither is wanted.
+	opts.AllowHELO = a.TLS.Mode == tlsconf.ModeNone && (a.Auth.Disabled || !wantsAuth(a))
+	if a.Timeout > 0 {
+		opts.Deadline = time.Now().Add(a.Timeout)
+	}
+	if dl, ok := ctx.Deadline(); ok && (opts.Deadline.IsZero() || dl.Before(opts.Deadline)) {
+		opts.Deadline = dl
+	}
+	timeout := a.ConnectTimeout
+	if timeout <= 0 {
+		timeout = defaultConnectTimeout
+	}
+	if a.TLS.Mode == tlsconf.ModeImplicit {
+		cfg, err := a.TLS.Config()
+		if err != nil {
+			return nil, err
+		}
+		c, err := smtp.DialTLS(a.Address(), timeout, cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		// A failed handshake breaks the client: report it now.
+		if err := c.Err(); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return c, nil
+	}
+	return smtp.Dial(a.Address(), timeout, opts)
+}
+
+// ehloName is the configured name, else this host's name when it is fully
+// qualified (RFC 5321 §4.1.1.1), else "localhost".
+func ehloName(configured string) string {
+	if configured != "" {
+		return configured
+	}
+	if h, err := os.Hostname(); err == nil && strings.Contains(h, ".") && !strings.ContainsAny(h, " \r\n") {
+		return h
+	}
+	return "localhost"
+}
+
+// wantsAuth reports whether the account has anything to authenticate with.
+func wantsAuth(a *account.Account) bool {
+	return a.Auth.User != "" || a.Auth.OAuth2 != nil || len(a.Auth.Mechanisms) > 0 || a.TLS.ClientCertFile != ""
+}
+
+// authenticate logs in when the account has credentials. A server that
+// offers no AUTH when credentials are configured is an error: sending
+// without the login the user asked for could relay as someone else or be
+// refused later with a less clear message.
+func authenticate(ctx context.Context, c *smtp.Client, a *account.Account) error {
+	if a.Auth.Disabled || !wantsAuth(a) {
+		return nil
+	}
+	offered := c.Extensions().AuthMechanisms()
+	if len(offered) == 0 {
+		return &smtp.StageError{Stage: smtp.StageAuth, Err: fmt.Errorf("%w: the server offers no AUTH here", smtp.ErrAuthUnavailable)}
+	}
+	var cs *tls.ConnectionState
+	if st, ok := c.TLSConnectionState(); ok {
+		cs = &st
+	}
+	cfg := auth.Config{
+		Mechanisms:    a.Auth.Mechanisms,
+		AllowInsecure: a.Auth.AllowInsecure,
+		User:          a.Auth.User,
+		ClientCert:    a.TLS.ClientCertFile != "",
+		Host:          a.Host,
+		Port:          a.Port,
+	}
+	if a.Auth.Password != nil {
+		cfg.Password = func() (string, error) { return a.Auth.Password(ctx) }
+	}
+	if a.Auth.OAuth2 != nil {
+		cfg.Token = func() (string, error) { return a.Auth.OAuth2.Token(ctx) }
+	}
+	mech, err := auth.Choose(offered, cs, cfg)
+	if err != nil {
+		return &smtp.StageError{Stage: smtp.StageAuth, Err: err}
+	}
+	return c.Auth(mech)
+}
+
+// partialError reports a message delivered to some recipients only.
+type partialError struct{ res *smtp.Result }
+
+func (e *partialError) Error() string {
+	var refused []string
+	for _, r := range e.res.Recipients {
+		if r.Err != nil {
+			refused = append(refused, refusalText(r))
+		}
+	}
+	return fmt.Sprintf("delivered to %d of %d recipients; refused: %s", e.res.Accepted(), len(e.res.Recipients), strings.Join(refused, "; "))
+}
+
+func refusalText(r smtp.RcptResult) string {
+	var e *smtp.Error
+	if errors.As(r.Err, &e) {
+		s := fmt.Sprintf("%s: %d", r.Recipient.Address.String(), e.Code)
+		if e.Enhanced != "" {
+			s += " " + e.Enhanced
+		}
+		if m := e.Message(); m != "" {
+			s += " " + m
+		}
+		return s
+	}
+	return r.Recipient.Address.String() + ": " + r.Err.Error()
+}
+
+func (e *partialError) hint() string {
+	return "the accepted recipients got the message; send again to the refused ones only"
+}
