@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -293,4 +294,22 @@ func FuzzParseAddress(f *testing.F) {
 			t.Fatalf("ASCII() of all-ASCII %q failed", s)
 		}
 	})
+}
+
+func ExampleParseAddress() {
+	a, err := ParseAddress(`<"john doe"@bücher.example>`)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(a.Path(), a.NeedsSMTPUTF8())
+	if ascii, ok := a.ASCII(); ok {
+		fmt.Println(ascii.Path())
+	}
+	_, err = ParseAddress("a@b.example>\r\nRCPT TO:<x@y.example")
+	fmt.Println(err)
+	// Output:
+	// <"john doe"@bücher.example> false
+	// <"john doe"@xn--bcher-kva.example>
+	// address "a@b.example>\r\nRCPT TO:<x@y.example" has a CR (carriage return): invalid input
 }

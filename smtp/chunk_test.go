@@ -247,3 +247,27 @@ func BenchmarkChunkWriter(b *testing.B) {
 		}
 	}
 }
+
+// BDAT: the body encoder feeds the chunker, which hands out commands and
+// their data; the final chunk carries LAST.
+func ExampleChunkWriter() {
+	cw := NewChunkWriter(16, func(chunk []byte, last bool) error {
+		if last {
+			fmt.Printf("BDAT %d LAST %q\n", len(chunk), chunk)
+		} else {
+			fmt.Printf("BDAT %d %q\n", len(chunk), chunk)
+		}
+		return nil
+	})
+	bw := NewBodyWriter(cw, BodyPolicy{}, false)
+	io.WriteString(bw, "Subject: test\n\nHello, world\n")
+	if err := bw.Close(); err != nil {
+		fmt.Println(err)
+	}
+	if err := cw.Close(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// BDAT 16 "Subject: test\r\n\r"
+	// BDAT 15 LAST "\nHello, world\r\n"
+}

@@ -711,3 +711,30 @@ func BenchmarkBodyWriterMessage(b *testing.B) {
 		}
 	}
 }
+
+// A DATA body: bare line endings become CRLF, a line starting with "." is
+// dot-stuffed, and Close adds the missing CRLF and the end-of-data mark.
+func ExampleBodyWriter() {
+	var wire strings.Builder
+	bw := NewBodyWriter(&wire, BodyPolicy{}, true)
+	io.WriteString(bw, "Subject: hi\n\n.\nbye")
+	if err := bw.Close(); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Printf("%q\n", wire.String())
+	fmt.Println(bw.Stats().Lines, "lines")
+	// Output:
+	// "Subject: hi\r\n\r\n..\r\nbye\r\n.\r\n"
+	// 4 lines
+}
+
+// Without 8BITMIME a byte >= 0x80 stops the body; the error names the line.
+func ExampleBodyWriter_policy() {
+	bw := NewBodyWriter(io.Discard, BodyPolicy{}, true)
+	_, err := io.WriteString(bw, "Hello\r\nGrüße\r\n")
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, ErrBadMessage))
+	// Output:
+	// line 2 has a byte >= 0x80 and the transaction is not 8BITMIME: message cannot be sent as it is
+	// true
+}

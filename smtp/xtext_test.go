@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -101,4 +102,12 @@ func FuzzXtext(f *testing.F) {
 			t.Fatalf("DecodeXtext(%q) error %v is not ErrBadInput", s, err)
 		}
 	})
+}
+
+func ExampleEncodeXtext() {
+	fmt.Println("ORCPT=rfc822;" + EncodeXtext("bob+tag@example.org"))
+	fmt.Println("ENVID=" + EncodeXtext("id=42 ü"))
+	// Output:
+	// ORCPT=rfc822;bob+2Btag@example.org
+	// ENVID=id+3D42+20+C3+BC
 }
