@@ -66,32 +66,32 @@ type Attachment struct {
 
 // ParseAttachArg parses the argument of --attach: "FILE", optionally
 // followed by ";type=TYPE" and ";name=NAME" in either order, as in
-// "report.csv;type=text/csv" or "a.bin;name=data.bin". The parameters are
-// taken from the end, so a file name may itself contain ";".
+// "report.csv;type=text/csv; charset=iso-8859-1" or "a.bin;name=data.bin".
+// The parameters are found from the end, so a file name may itself contain
+// ";".
 func ParseAttachArg(s string) (Attachment, error) {
 	var a Attachment
-	for {
-		i := strings.LastIndexByte(s, ';')
-		if i < 0 {
-			break
+	for range 2 {
+		lower := strings.ToLower(s)
+		t, n := strings.LastIndex(lower, ";type="), strings.LastIndex(lower, ";name=")
+		if a.ContentType != "" {
+			t = -1
 		}
-		param := s[i+1:]
+		if a.Name != "" {
+			n = -1
+		}
 		switch {
-		case strings.HasPrefix(strings.ToLower(param), "type=") && a.ContentType == "":
-			a.ContentType = param[len("type="):]
+		case t > n:
+			a.ContentType, s = s[t+len(";type="):], s[:t]
 			if a.ContentType == "" {
-				return Attachment{}, fmt.Errorf("%w: %q: empty type", ErrBadAttachment, s)
+				return Attachment{}, fmt.Errorf("%w: empty type in --attach", ErrBadAttachment)
 			}
-		case strings.HasPrefix(strings.ToLower(param), "name=") && a.Name == "":
-			a.Name = param[len("name="):]
+		case n > t:
+			a.Name, s = s[n+len(";name="):], s[:n]
 			if a.Name == "" {
-				return Attachment{}, fmt.Errorf("%w: %q: empty name", ErrBadAttachment, s)
+				return Attachment{}, fmt.Errorf("%w: empty name in --attach", ErrBadAttachment)
 			}
-		default:
-			a.Path = s
-			return a, checkAttachArg(a)
 		}
-		s = s[:i]
 	}
 	a.Path = s
 	return a, checkAttachArg(a)

@@ -117,9 +117,9 @@ func TestReadHeader(t *testing.T) {
 		in:   "\r\nbody",
 		out:  "\r\n", body: "body",
 	}, {
-		name: "8-bit and bare CR kept",
-		in:   "Subject: Grüße\r\rx\nX-A: b\n\n",
-		out:  "Subject: Grüße\r\rx\nX-A: b\n\n",
+		name:  "8-bit and bare CR kept",
+		in:    "Subject: Grüße\r\rx\nX-A: b\n\n",
+		out:   "Subject: Grüße\r\rx\nX-A: b\n\n",
 		names: []string{"Subject", "X-A"}, subject: "Grüße\r\rx",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
