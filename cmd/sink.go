@@ -280,6 +280,9 @@ func runSink(ctx context.Context, stop func(), req *sinkRequest, stdout, stderr 
 		fmt.Fprintf(stderr, "outbox: warning: the sink accepts connections beyond loopback, on %s\n", addr)
 	}
 	fmt.Fprintf(stderr, "outbox: sink listening on %s (%s)\n", addr, sinkSummary(cfg))
+	if cfg.TLS != sink.TLSNone && cfg.Certificate == nil && req.writeCA == "" {
+		fmt.Fprintf(stderr, "outbox: hint: the certificate is generated for this run; pass --%s FILE and give FILE to the client's --tls-ca\n", flagSinkWriteCA)
+	}
 	if req.addrFile != "" {
 		if err := writeFileAtomic(req.addrFile, []byte(addr.String()+"\n"), 0o644); err != nil {
 			srv.Close()
