@@ -87,7 +87,7 @@ func (m *Message) Envelope() []byte {
 // lineEnding is "\r\n" unless the first line of data ends with a bare LF.
 func lineEnding(data []byte) string {
 	i := bytes.IndexByte(data, '\n')
-	if i > 0 && data[i-1] != '\r' {
+	if i == 0 || i > 0 && data[i-1] != '\r' {
 		return "\n"
 	}
 	return "\r\n"

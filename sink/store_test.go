@@ -166,3 +166,39 @@ func TestServerMaildir(t *testing.T) {
 		t.Errorf("file:\n%q\nwant:\n%q", got, want)
 	}
 }
+
+// Whatever a client sends, its message cannot forge an mbox separator, and
+// undoing the mboxrd quoting gives the data back.
+func FuzzMboxEntry(f *testing.F) {
+	f.Add("Subject: x\r\n\r\nFrom me\r\n")
+	f.Add("From a\n>From b\n>>From c\nFrom")
+	f.Add("no newline at all")
+	f.Add("\n\nFrom \n")
+	f.Fuzz(func(t *testing.T, data string) {
+		m := testMsg("a@example.org", []string{"b@example.org"}, data)
+		entry := string(mboxEntry(m))
+		eol := lineEnding(m.Data)
+		head := "From a@example.org Sun Nov  2 09:04:05 2025" + eol + string(m.Envelope())
+		if !strings.HasPrefix(entry, head) || !strings.HasSuffix(entry, eol) {
+			t.Fatalf("entry %q", entry)
+		}
+		body := strings.TrimSuffix(strings.TrimPrefix(entry, head), eol)
+		var out strings.Builder
+		for line := range strings.Lines(body) {
+			if strings.HasPrefix(line, "From ") {
+				t.Fatalf("unquoted From line %q in %q", line, body)
+			}
+			if strings.HasPrefix(strings.TrimLeft(line, ">"), "From ") {
+				line = line[1:]
+			}
+			out.WriteString(line)
+		}
+		want := data
+		if data != "" && !strings.HasSuffix(data, "\n") {
+			want += eol
+		}
+		if out.String() != want {
+			t.Fatalf("unquoted %q, want %q", out.String(), want)
+		}
+	})
+}
