@@ -82,11 +82,13 @@ func (d *dotReader) Read(p []byte) (int, error) {
 			}
 		}
 		chunk, _ := d.br.Peek(min(d.br.Buffered(), len(p)-n))
-		if i := bytes.IndexByte(chunk, '\n'); i >= 0 {
+		// Only a line that starts with "." needs a closer look: copy up to
+		// the next one in a single step.
+		if i := bytes.Index(chunk, []byte("\n.")); i >= 0 {
 			chunk = chunk[:i+1]
 			d.bol = true
 		} else {
-			d.bol = false
+			d.bol = len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
 		}
 		n += copy(p[n:], chunk)
 		_, _ = d.br.Discard(len(chunk))
