@@ -69,7 +69,7 @@ type MailParams struct {
 
 // Envelope returns the header lines a store writes before the message:
 // Return-Path (RFC 5321 §4.4), then X-Original-To and Delivered-To for each
-// recipient, as delivery agents such as Postfix's do. The lines end as the
+// recipient, as Postfix's local delivery does. The lines end as the
 // message's first line does, CRLF or LF, so the file stays consistent.
 func (m *Message) Envelope() []byte {
 	eol := lineEnding(m.Data)
