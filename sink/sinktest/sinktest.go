@@ -49,6 +49,9 @@
 //	                     latest one to FILE (needs no running sink, so it
 //	                     also reads the Maildir of an outbox sink process)
 //	sink stop            shut the sink down now
+//	sink attach ADDRFILE wait up to 10 s for the --addr-file of an outbox
+//	                     sink process and set SINK_ADDR, SINK_HOST and
+//	                     SINK_PORT from it
 //
 //	deliver [flags] FILE send FILE as a message with an independent client
 //	                     (github.com/emersion/go-smtp). Flags:
@@ -113,7 +116,7 @@ type scriptSink struct {
 
 func cmdSink(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: sink start|wait|count|msg|envelope|path|stored|maildir|stop ...")
+		ts.Fatalf("usage: sink start|wait|count|msg|envelope|path|stored|maildir|attach|stop ...")
 	}
 	if neg && args[0] != "count" {
 		ts.Fatalf("unsupported: ! sink %s", args[0])
@@ -124,6 +127,12 @@ func cmdSink(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	case "maildir":
 		checkMaildir(ts, args)
+		return
+	case "attach":
+		if len(args) != 2 {
+			ts.Fatalf("usage: sink attach ADDRFILE")
+		}
+		setAddrEnv(ts, readAddrFile(ts, ts.MkAbs(args[1])))
 		return
 	}
 	runningMu.Lock()
@@ -362,15 +371,23 @@ func startSink(ts *testscript.TestScript, args []string) {
 	runningMu.Unlock()
 	ts.Defer(func() { s.stop(ts) })
 
-	host, port, _ := net.SplitHostPort(addr.String())
-	ts.Setenv("SINK_ADDR", addr.String())
-	ts.Setenv("SINK_HOST", host)
-	ts.Setenv("SINK_PORT", port)
+	setAddrEnv(ts, addr.String())
 	if mode != sink.TLSNone {
 		ca := ts.MkAbs("sink-ca.pem")
 		ts.Check(os.WriteFile(ca, srv.CACertPEM(), 0o644))
 		ts.Setenv("SINK_CA", ca)
 	}
+}
+
+// setAddrEnv sets SINK_ADDR, SINK_HOST and SINK_PORT.
+func setAddrEnv(ts *testscript.TestScript, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		ts.Fatalf("sink address %q: %v", addr, err)
+	}
+	ts.Setenv("SINK_ADDR", addr)
+	ts.Setenv("SINK_HOST", host)
+	ts.Setenv("SINK_PORT", port)
 }
 
 // stop shuts the sink down once; later calls do nothing.
