@@ -5,6 +5,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/outbox-smtp/outbox/message"
 	"github.com/outbox-smtp/outbox/smtp"
 )
 
@@ -33,6 +34,8 @@ func protocolHint(err error) string {
 		return "send a smaller message, or a link to the file instead of the file"
 	case errors.Is(err, smtp.ErrExtensionMissing):
 		return "encode the message in 7-bit (quoted-printable or base64 MIME), or use a server that offers the extension"
+	case errors.Is(err, message.ErrUnqualified):
+		return "a local name such as root needs a domain: give -f/--from user@domain (its domain qualifies local names), or set from and aliases in the account (see 'outbox config example')"
 	case errors.Is(err, smtp.ErrBadMessage):
 		return "lines must be at most 998 octets and, without 8BITMIME, 7-bit; outbox send --attach encodes files for you"
 	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:

@@ -116,8 +116,14 @@ func (m *preparedMessage) envelope(acct *account.Account, req *sendRequest) (*sm
 	}
 	env := &smtp.Envelope{Body: req.body}
 	from := acct.From
-	if from == "" && m.header != nil {
-		if list, err := message.ParseAddressList(m.header.Get("From"), q); err == nil && len(list) > 0 {
+	if from == "" && m.header != nil && m.header.Has("From") {
+		// A From field that cannot give the sender (cron's "root" with no
+		// domain to qualify it) says why, rather than "no sender address".
+		list, err := message.ParseAddressList(m.header.Get("From"), q)
+		if err != nil {
+			return nil, fmt.Errorf("%w: sender from the From: field %q: %w", smtp.ErrBadInput, m.header.Get("From"), err)
+		}
+		if len(list) > 0 {
 			from = list[0].Address
 		}
 	}
