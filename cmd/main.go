@@ -58,6 +58,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 			versionCommand(),
 			sinkCommand(),
 			configCommand(),
+			probeCommand(),
 		},
 	}
 	app.Action = func(c *cli.Context) error {
