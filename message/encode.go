@@ -15,6 +15,8 @@ type encodingReader struct {
 	enc io.WriteCloser // writes to out
 	out bytes.Buffer
 	in  []byte
+	// lf, if not nil, rewrites each chunk before it is encoded.
+	lf  *lfFilter
 	eof bool
 	err error
 }
@@ -28,8 +30,12 @@ func (e *encodingReader) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		}
 		n, err := e.src.Read(e.in)
+		chunk := e.in[:n]
+		if e.lf != nil {
+			chunk = e.lf.apply(chunk)
+		}
 		// The encoders write to a bytes.Buffer, which does not fail.
-		_, _ = e.enc.Write(e.in[:n])
+		_, _ = e.enc.Write(chunk)
 		switch {
 		case err == io.EOF:
 			_ = e.enc.Close()
@@ -45,9 +51,36 @@ func (e *encodingReader) Read(p []byte) (int, error) {
 // breaks (CRLF, LF or a lone CR) become CRLF, lines are at most 76
 // characters, and white space at the end of a line is encoded.
 func newQPReader(src io.Reader) io.Reader {
-	e := &encodingReader{src: src, in: make([]byte, chunkSize)}
+	e := &encodingReader{src: src, in: make([]byte, chunkSize), lf: new(lfFilter)}
 	e.enc = quotedprintable.NewWriter(&e.out)
 	return e
+}
+
+// An lfFilter turns CRLF and a lone CR into LF, carrying a CR at the end of
+// one chunk over to the next. The quotedprintable.Writer makes every LF a
+// CRLF line break; given a lone CR followed by an encoded octet and an LF
+// it would drop the second line break, so it is only given LF.
+type lfFilter struct {
+	cr bool // the previous chunk ended in CR
+}
+
+// apply rewrites b in place and returns the shortened slice.
+func (f *lfFilter) apply(b []byte) []byte {
+	out := b[:0]
+	for _, c := range b {
+		if f.cr {
+			f.cr = false
+			if c == '\n' {
+				continue
+			}
+		}
+		if c == '\r' {
+			f.cr = true
+			c = '\n'
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // newBase64Reader encodes src as base64 (RFC 2045 §6.8) in lines of 76

@@ -8,8 +8,12 @@ import (
 	"strings"
 )
 
-// maxAliasDepth bounds nested alias expansion.
-const maxAliasDepth = 10
+// Bounds on alias expansion, so that a mistaken aliases file cannot make
+// one name stand for an unbounded list.
+const (
+	maxAliasDepth   = 10
+	maxAliasTargets = 1000
+)
 
 // A Qualifier turns bare local names, such as the "root" that cron writes
 // in To and From, into full addresses before they are parsed or used as
@@ -41,6 +45,9 @@ func (q *Qualifier) Qualify(addr string) ([]string, error) {
 
 func (q *Qualifier) expand(addr string, active []string, out *[]string) error {
 	addr = strings.TrimSpace(addr)
+	if len(*out) >= maxAliasTargets {
+		return fmt.Errorf("%w: an alias expands to more than %d addresses", ErrBadAliases, maxAliasTargets)
+	}
 	if strings.Contains(addr, "@") {
 		*out = append(*out, addr)
 		return nil
