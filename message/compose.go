@@ -383,18 +383,20 @@ func hasField(fields [][2]string, name string) bool {
 
 // encodeText encodes unstructured text with RFC 2047 encoded words when it
 // is not ASCII, or when it holds "=?" and would otherwise be taken for an
-// encoded word. Q is used for mostly ASCII text, B otherwise (RFC 2047 §4).
+// encoded word. Q keeps mostly Latin text readable; B is shorter when more
+// than half the characters are not ASCII, as in CJK text (RFC 2047 §4).
 func encodeText(s string) string {
 	if isASCII(s) && !strings.Contains(s, "=?") {
 		return s
 	}
-	nonASCII := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+	runes, nonASCII := 0, 0
+	for _, r := range s {
+		runes++
+		if r >= utf8.RuneSelf {
 			nonASCII++
 		}
 	}
-	if nonASCII > len(s)/3 {
+	if nonASCII > runes/2 {
 		return mime.BEncoding.Encode("utf-8", s)
 	}
 	return mime.QEncoding.Encode("utf-8", s)
