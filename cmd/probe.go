@@ -162,7 +162,7 @@ func setTrailingFlags(c *cli.Context, args []string) (help bool, err error) {
 			return false, &UsageError{Err: fmt.Errorf("flag provided but not defined: %s", a)}
 		}
 		if slices.Contains(f.Names(), "help") {
-			return true, cli.ShowCommandHelp(c, c.Command.Name)
+			return true, cli.ShowSubcommandHelp(c)
 		}
 		// The parser sets every name of a bool flag (a counted flag such
 		// as -v counts once per name); other flags are read by their first
