@@ -401,7 +401,9 @@ func (s *Server) deliver(m *Message) error {
 	if reached {
 		close(s.done)
 	}
-	return nil
+	// The reply names the message's id, as real servers name their queue
+	// id, so clients can show it and tests can match it.
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + m.ID}
 }
 
 // tempfail draws whether this message gets a simulated temporary failure.
