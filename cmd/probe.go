@@ -260,6 +260,10 @@ func runProbe(ctx context.Context, req *probeRequest, stdout, stderr io.Writer, 
 	for _, t := range req.targets {
 		a := *acct
 		a.Port, a.TLS.Mode = t.Port, t.Mode
+		if p.trace != nil {
+			// Each session's transcript counts from its own start.
+			fmt.Fprintf(p.trace, "%8s * probing %s (TLS %s)\n", "", a.Address(), a.TLS.Mode)
+		}
 		res, err := p.probe(ctx, &a)
 		survey.Ports = append(survey.Ports, res)
 		results = append(results, err)

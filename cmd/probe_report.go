@@ -304,17 +304,21 @@ func (p *probeReport) tls(t *probeTLS) {
 		mode = "none (--tls none)"
 	}
 	p.row("mode", mode)
-	if t.StartTLSOffered != nil {
-		if *t.StartTLSOffered {
-			p.row("STARTTLS", "offered")
-		} else if t.Mode == "starttls" {
-			p.row("STARTTLS", p.bad("not offered"))
-		} else {
-			p.row("STARTTLS", "not offered")
-		}
+	offered := t.StartTLSOffered
+	switch {
+	case offered == nil:
+	case *offered && t.Mode == "none":
+		p.row("STARTTLS", "offered, not used (--tls none)")
+	case *offered:
+		p.row("STARTTLS", "offered")
+	case t.Mode == "starttls":
+		p.row("STARTTLS", p.bad("not offered: no TLS on this port"))
+	default:
+		p.row("STARTTLS", "not offered")
 	}
 	if !t.Established {
-		if t.Error != "" && t.Mode != "none" {
+		// A missing STARTTLS was said above.
+		if t.Error != "" && (offered == nil || *offered) {
 			p.row("error", p.bad(t.Error))
 		}
 		return
@@ -369,9 +373,11 @@ func (p *probeReport) daysLeft(d int) string {
 
 // survey writes the report of each port, then which work.
 func (p *probeReport) survey(s *probeSurvey) {
-	for _, r := range s.Ports {
+	for i, r := range s.Ports {
+		if i > 0 {
+			fmt.Fprintln(p.w)
+		}
 		p.result(r)
-		fmt.Fprintln(p.w)
 	}
 	p.section("Summary for " + s.Host)
 	for _, r := range s.Ports {

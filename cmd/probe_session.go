@@ -305,6 +305,11 @@ func (s *probeSession) run(ctx context.Context) error {
 			if s.r.TLS.Error == "" {
 				s.r.TLS.Error = err.Error()
 			}
+			// A certificate that fails the policy is the finding that
+			// matters, whatever broke after the handshake.
+			if verifyErr != nil {
+				err = verifyErr
+			}
 			return s.quit(err)
 		}
 		s.r.EHLO.AfterTLS = ehloResult(c.Extensions())

@@ -545,3 +545,20 @@ func TestDaysLeft(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeReportColour(t *testing.T) {
+	r := &probeResult{Server: "127.0.0.1:25", TLSMode: "none", OK: true, Connection: probeConnection{Addresses: []string{"127.0.0.1"}}}
+	var plain, coloured bytes.Buffer
+	newProbeReport(&plain, false).result(r)
+	newProbeReport(&coloured, true).result(r)
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Errorf("plain report has escape sequences:\n%q", plain.String())
+	}
+	if !strings.Contains(coloured.String(), ansiBold+"Connection"+ansiReset) || !strings.Contains(coloured.String(), ansiGreen+"ok"+ansiReset) {
+		t.Errorf("coloured report:\n%q", coloured.String())
+	}
+	// A buffer is never a terminal.
+	if probeColour(&plain) {
+		t.Error("colour on a buffer")
+	}
+}
