@@ -43,8 +43,8 @@ func (h *Header) Addresses(name string, q *Qualifier) ([]*mail.Address, error) {
 // [Header.Addresses] does.
 func ParseAddressList(value string, q *Qualifier) ([]*mail.Address, error) {
 	var list []*mail.Address
-	for _, item := range splitAddressList(value) {
-		addrs, err := parseItem(item, q)
+	for _, span := range splitAddressList(value) {
+		addrs, err := parseItem(value[span[0]:span[1]], q)
 		if err != nil {
 			return nil, err
 		}
@@ -140,32 +140,31 @@ func (h *Header) resentBlock() []Field {
 // splitAddressList splits an address list at the commas that separate its
 // elements, outside quoted strings, comments and angle brackets, and drops
 // group names and the group's ";" (RFC 5322 §3.4). Empty elements are
-// dropped.
-func splitAddressList(s string) []string {
-	var items []string
-	var cur strings.Builder
+// dropped. Each element is returned as its start and end in s, without
+// surrounding white space.
+func splitAddressList(s string) [][2]int {
+	var items [][2]int
 	inQuote, inAngle, inGroup := false, false, false
 	depth := 0 // comment nesting
-	flush := func() {
-		if item := strings.TrimSpace(cur.String()); item != "" {
-			items = append(items, item)
+	start := 0
+	flush := func(end int) {
+		for start < end && isSpace(s[start]) {
+			start++
 		}
-		cur.Reset()
+		for end > start && isSpace(s[end-1]) {
+			end--
+		}
+		if end > start {
+			items = append(items, [2]int{start, end})
+		}
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '\\' && (inQuote || depth > 0):
-			cur.WriteByte(c)
-			if i+1 < len(s) {
-				i++
-				cur.WriteByte(s[i])
-			}
-			continue
+			i++
 		case inQuote:
-			if c == '"' {
-				inQuote = false
-			}
+			inQuote = c != '"'
 		case depth > 0:
 			switch c {
 			case '(':
@@ -178,29 +177,27 @@ func splitAddressList(s string) []string {
 		case c == '(':
 			depth++
 		case inAngle:
-			if c == '>' {
-				inAngle = false
-			}
+			inAngle = c != '>'
 		case c == '<':
 			inAngle = true
 		case c == ',':
-			flush()
-			continue
+			flush(i)
+			start = i + 1
 		case c == ':' && !inGroup:
 			// What came before is the group's display name.
-			cur.Reset()
+			start = i + 1
 			inGroup = true
-			continue
 		case c == ';':
-			flush()
+			flush(i)
+			start = i + 1
 			inGroup = false
-			continue
 		}
-		cur.WriteByte(c)
 	}
-	flush()
+	flush(len(s))
 	return items
 }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // parseItem parses one element of an address list.
 func parseItem(item string, q *Qualifier) ([]*mail.Address, error) {

@@ -75,7 +75,7 @@ func FuzzReadHeader(f *testing.F) {
 		}
 		_, _ = h.Recipients(q)
 		_, _ = h.Addresses("From", q)
-		if err := (Prepare{StripBcc: true, AddDate: true, AddMessageID: true, MessageIDDomain: "example.org"}).Apply(h); err != nil {
+		if err := (Prepare{StripBcc: true, AddDate: true, AddMessageID: true, MessageIDDomain: "example.org", QualifyDomain: "example.net"}).Apply(h); err != nil {
 			t.Fatal(err)
 		}
 		if h.Has("Bcc") || h.Has("Resent-Bcc") || !h.Has("Date") || !h.Has("Message-ID") {

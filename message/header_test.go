@@ -355,6 +355,41 @@ func TestPrepareAddsOnlyWhenMissing(t *testing.T) {
 	})
 }
 
+func TestPrepareQualifyDomain(t *testing.T) {
+	in := "From: root (Cron Daemon)\n" +
+		"To: root, \"Doe, Jane\" <jane@example.org>,\n  Cron <root>, \"Quoted Local\"\n" +
+		"Cc: (first) carol (second), undisclosed:;\n" +
+		"Reply-To: ops@example.org,\n\tsupport@example.org\n" +
+		"Resent-To: Team: dave, erin@example.org;\n" +
+		"Subject: root\n" +
+		"X-Other: root\n" +
+		"\nbody\n"
+	want := "From: root@host.example.net (Cron Daemon)\r\n" +
+		"To: root@host.example.net, \"Doe, Jane\" <jane@example.org>,  Cron\r\n <root@host.example.net>, \"Quoted Local\"@host.example.net\r\n" +
+		"Cc: (first) carol@host.example.net (second), undisclosed:;\r\n" +
+		"Reply-To: ops@example.org,\n\tsupport@example.org\n" +
+		"Resent-To: Team: dave@host.example.net, erin@example.org;\r\n" +
+		"Subject: root\n" +
+		"X-Other: root\n" +
+		"\nbody\n"
+	h, body := readHeader(t, in)
+	if err := (Prepare{QualifyDomain: "host.example.net"}).Apply(h); err != nil {
+		t.Fatal(err)
+	}
+	if got := headerBytes(t, h) + body; got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	// Nothing is left to qualify.
+	for _, name := range []string{"From", "To", "Cc", "Resent-To"} {
+		if _, err := h.Addresses(name, nil); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := (Prepare{QualifyDomain: "bad domain"}).Apply(h); !errors.Is(err, ErrInvalidField) {
+		t.Errorf("bad domain: err = %v", err)
+	}
+}
+
 func TestNewReaderSeparator(t *testing.T) {
 	for _, tc := range []struct{ name, in, body, want string }{
 		{"read with empty line", "A: b\n\n", "x", "A: b\n\nx"},

@@ -31,14 +31,30 @@ type Prepare struct {
 	AddFrom *mail.Address
 	// Now returns the time for Date; nil means [time.Now].
 	Now func() time.Time
+	// QualifyDomain, if not empty, is appended after "@" to every bare
+	// local name in From, Sender, Reply-To, To, Cc and their Resent- forms,
+	// so that cron's "To: root" does not leave the host unqualified; this
+	// is what Postfix does to mail submitted through its sendmail
+	// (append_at_myorigin). Only fields holding such a name are rewritten,
+	// and refolded; aliases are for the envelope and are not applied here.
+	QualifyDomain string
 }
 
-// Apply changes h as p says: removes Bcc and Resent-Bcc, then appends From,
-// Date and Message-ID, each only when h has no such field. Added fields end
-// in CRLF and come after the existing ones. An invalid AddFrom or
-// MessageIDDomain is an error wrapping [ErrInvalidField], and then h is not
-// changed.
+// qualifiedFields are the address fields that QualifyDomain rewrites.
+var qualifiedFields = map[string]bool{
+	"from": true, "sender": true, "reply-to": true, "to": true, "cc": true,
+	"resent-from": true, "resent-sender": true, "resent-to": true, "resent-cc": true,
+}
+
+// Apply changes h as p says: removes Bcc and Resent-Bcc, qualifies bare
+// local names, then appends From, Date and Message-ID, each only when h has
+// no such field. Added fields end in CRLF and come after the existing ones.
+// An invalid AddFrom, MessageIDDomain or QualifyDomain is an error wrapping
+// [ErrInvalidField], and then h is not changed.
 func (p Prepare) Apply(h *Header) error {
+	if p.QualifyDomain != "" && !isDotAtom(p.QualifyDomain) {
+		return fmt.Errorf("%w: domain %q is not a dot-atom (RFC 5322 §3.4.1)", ErrInvalidField, p.QualifyDomain)
+	}
 	var add [][2]string
 	if p.AddFrom != nil && !h.Has("From") {
 		from, err := formatAddress(p.AddFrom)
@@ -72,6 +88,16 @@ func (p Prepare) Apply(h *Header) error {
 	if p.StripBcc {
 		h.Del("Bcc")
 		h.Del("Resent-Bcc")
+	}
+	if p.QualifyDomain != "" {
+		for i, f := range h.fields {
+			if !qualifiedFields[strings.ToLower(f.Name())] {
+				continue
+			}
+			if v, changed := qualifyList(f.Value(), p.QualifyDomain); changed {
+				h.fields[i].raw = fold(f.Name(), v)
+			}
+		}
 	}
 	for _, f := range add {
 		_ = h.Add(f[0], f[1]) // checked above
@@ -156,4 +182,79 @@ func formatAddress(a *mail.Address) (string, error) {
 		return "", fmt.Errorf("%w: %q", ErrBadAddress, a.Address)
 	}
 	return s, nil
+}
+
+// qualifyList appends "@" and domain to each bare local name in an address
+// list value, leaving everything else, display names and comments included,
+// as it is. It reports whether anything changed.
+func qualifyList(value, domain string) (string, bool) {
+	var ends []int // where "@domain" goes, in increasing order
+	for _, span := range splitAddressList(value) {
+		item := value[span[0]:span[1]]
+		if _, err := addressParser.Parse(item); err == nil {
+			continue
+		}
+		if end := bareLocalEnd(item); end >= 0 {
+			ends = append(ends, span[0]+end)
+		}
+	}
+	if len(ends) == 0 {
+		return value, false
+	}
+	var b strings.Builder
+	last := 0
+	for _, e := range ends {
+		b.WriteString(value[last:e])
+		b.WriteString("@" + domain)
+		last = e
+	}
+	b.WriteString(value[last:])
+	return b.String(), true
+}
+
+// bareLocalEnd returns the offset in item just after its addr-spec when that
+// is a bare local name, as in "root", "root (Cron Daemon)" or
+// "Cron Daemon <root>", or -1.
+func bareLocalEnd(item string) int {
+	if lt := indexUnquoted(item, '<'); lt >= 0 {
+		gt := strings.LastIndexByte(item, '>')
+		if gt < lt {
+			return -1
+		}
+		spec := strings.TrimRight(item[lt+1:gt], " \t")
+		if !isBareLocal(strings.TrimSpace(spec)) {
+			return -1
+		}
+		return lt + 1 + len(spec)
+	}
+	spec := strings.TrimSpace(stripComments(item))
+	if !isBareLocal(spec) {
+		return -1
+	}
+	// The name must stand in one piece, after any leading comments.
+	start := skipCFWS(item)
+	if !strings.HasPrefix(item[start:], spec) {
+		return -1
+	}
+	return start + len(spec)
+}
+
+// skipCFWS returns the offset of the first octet of s that is neither white
+// space nor inside a comment (RFC 5322 §3.2.2).
+func skipCFWS(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && depth > 0:
+			i++
+		case c == '(':
+			depth++
+		case c == ')' && depth > 0:
+			depth--
+		case depth > 0 || isSpace(c):
+		default:
+			return i
+		}
+	}
+	return len(s)
 }
