@@ -94,6 +94,13 @@ func sendCommand() *cli.Command {
 			"  outbox send -a work -s report --attach report.pdf boss@example.com < notes.txt\n" +
 			"  OUTBOX_SERVER=smtp.example.com OUTBOX_USER=ci OUTBOX_PASSWORD=... outbox send --json -t < msg",
 		Flags: flags,
+		// -vv is -v -v, and -tv is -t -v.
+		UseShortOptionHandling: true,
+		// A flag error belongs to the command line: exit 64 with a hint,
+		// not the app's generic failure.
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return flagUsageError("send", flags, err)
+		},
 		Action: func(c *cli.Context) error {
 			req, err := sendRequestFrom(c)
 			if err != nil {
@@ -103,6 +110,57 @@ func sendCommand() *cli.Command {
 			return runSend(c.Context, req, c.App.Reader, c.App.Writer, c.App.ErrWriter)
 		},
 	}
+}
+
+// flagUsageError turns a flag parsing error of command name into a
+// [UsageError], suggesting the nearest flag for an unknown one.
+func flagUsageError(name string, flags []cli.Flag, err error) error {
+	hint := fmt.Sprintf("run 'outbox %s --help' for its flags", name)
+	// The flag package reports -name for --name as well.
+	dashed := func(f string) string {
+		f = strings.TrimLeft(f, "-")
+		if len(f) > 1 {
+			return "--" + f
+		}
+		return "-" + f
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "flag needs an argument: "); ok {
+		return &UsageError{Err: fmt.Errorf("flag %s needs a value", dashed(f)), Hint: hint}
+	}
+	f, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: ")
+	if !ok {
+		return &UsageError{Err: err, Hint: hint}
+	}
+	unknown := strings.TrimLeft(f, "-")
+	if cli.SuggestFlag != nil {
+		s := cli.SuggestFlag(flags, unknown, true)
+		if s != "" && editDistance(unknown, strings.TrimLeft(s, "-")) <= 2 {
+			hint = fmt.Sprintf("did you mean %s? %s", s, hint)
+		}
+	}
+	return &UsageError{Err: fmt.Errorf("unknown flag %s", dashed(unknown)), Hint: hint}
+}
+
+// editDistance is the Levenshtein distance of a and b, to keep only close
+// suggestions ("--subjet": "--subject", but "--bogus" suggests nothing).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // sendRequestFrom converts the command line once, at the edge.
