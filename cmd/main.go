@@ -56,6 +56,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 			sendCommand(),
 			sendmailCommand(),
 			versionCommand(),
+			completionCommand(),
 			sinkCommand(),
 			configCommand(),
 			probeCommand(),
