@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -183,7 +184,7 @@ func (c *Composition) Open() (_ *Composed, err error) {
 		if err := CheckField("Subject", c.Subject); err != nil {
 			return nil, err
 		}
-		if err := h.Add("Subject", encodeText(c.Subject)); err != nil {
+		if err := h.Add("Subject", encodeText(c.Subject, len("Subject: "))); err != nil {
 			return nil, err
 		}
 	}
@@ -364,7 +365,7 @@ func (c *Composition) extraFields() ([][2]string, error) {
 					return nil, fmt.Errorf("%s: %w", name, err)
 				}
 			case !structured[key]:
-				value = encodeText(value)
+				value = encodeText(value, len(name)+len(": "))
 			}
 		}
 		out = append(out, [2]string{name, value})
@@ -385,7 +386,10 @@ func hasField(fields [][2]string, name string) bool {
 // is not ASCII, or when it holds "=?" and would otherwise be taken for an
 // encoded word. Q keeps mostly Latin text readable; B is shorter when more
 // than half the characters are not ASCII, as in CJK text (RFC 2047 §4).
-func encodeText(s string) string {
+// Words are cut between characters (RFC 2047 §5 (3)) so that each fits on a
+// line of 76 (RFC 2047 §2): the first after the prefix octets of
+// "Name: ", the others after the single space they are folded at.
+func encodeText(s string, prefix int) string {
 	if isASCII(s) && !strings.Contains(s, "=?") {
 		return s
 	}
@@ -396,10 +400,73 @@ func encodeText(s string) string {
 			nonASCII++
 		}
 	}
-	if nonASCII > runes/2 {
-		return mime.BEncoding.Encode("utf-8", s)
+	b := nonASCII > runes/2
+	const open, end = "=?utf-8?q?", "?="
+	var out strings.Builder
+	var word []byte // the current word's text, not yet encoded
+	limit := foldWidth - prefix
+	if limit < 24 {
+		// Not even one character fits after a long field name: the first
+		// word goes on the next line, folded at the space after the colon.
+		limit = foldWidth - 1
 	}
-	return mime.QEncoding.Encode("utf-8", s)
+	flush := func() {
+		if len(word) == 0 {
+			return
+		}
+		if out.Len() > 0 {
+			out.WriteByte(' ')
+		}
+		if b {
+			out.WriteString("=?utf-8?b?" + base64.StdEncoding.EncodeToString(word) + end)
+		} else {
+			out.WriteString(open)
+			for _, c := range word {
+				out.WriteString(qChar(c))
+			}
+			out.WriteString(end)
+		}
+		word = word[:0]
+		limit = foldWidth - 1
+	}
+	encodedLen := 0
+	for _, r := range s {
+		var rb [utf8.UTFMax]byte
+		n := utf8.EncodeRune(rb[:], r)
+		var add int
+		if b {
+			add = (len(word)+n+2)/3*4 - (len(word)+2)/3*4
+		} else {
+			for _, c := range rb[:n] {
+				add += len(qChar(c))
+			}
+		}
+		if len(word) > 0 && len(open)+encodedLen+add+len(end) > limit {
+			flush()
+			encodedLen = 0
+			if b {
+				add = (n + 2) / 3 * 4
+			}
+		}
+		word = append(word, rb[:n]...)
+		encodedLen += add
+	}
+	flush()
+	return out.String()
+}
+
+// qChar is one octet in the Q encoding as RFC 2047 §5 (3) allows it in any
+// encoded word: letters, digits and "!*+-/" as they are, space as "_",
+// everything else as "=XX".
+func qChar(c byte) string {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte("!*+-/", c) >= 0:
+		return string(rune(c))
+	case c == ' ':
+		return "_"
+	}
+	const hex = "0123456789ABCDEF"
+	return string([]byte{'=', hex[c>>4], hex[c&0xf]})
 }
 
 func isASCII(s string) bool {

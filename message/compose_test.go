@@ -500,3 +500,64 @@ func TestParseAttachArg(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeText(t *testing.T) {
+	for _, s := range []string{
+		"plain ascii stays",
+		"=?utf-8?q?looks_encoded?=",
+		"Grüße",
+		"Grüße, and a rather long subject line that needs folding 🎉 more and more words",
+		strings.Repeat("你好世界", 30),
+		strings.Repeat("🎉", 40),
+		"  leading and trailing spaces  ",
+		"under_score and = equals and ? question",
+		strings.Repeat("x", 100) + "é",
+	} {
+		checkEncodedText(t, "Subject", s)
+		checkEncodedText(t, "X-A-Rather-Long-Field-Name-For-Testing-Purposes", s)
+	}
+}
+
+func checkEncodedText(t *testing.T, name, s string) {
+	t.Helper()
+	enc := encodeText(s, len(name)+2)
+	var h Header
+	if err := h.Add(name, enc); err != nil {
+		t.Fatal(err)
+	}
+	raw := string(h.Fields()[0].Raw())
+	if isASCII(s) && !strings.Contains(s, "=?") {
+		if enc != s {
+			t.Errorf("ASCII %q encoded as %q", s, enc)
+		}
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(raw, "\r\n"), "\r\n") {
+		if len(line) > 76 {
+			t.Errorf("%s: line of %d: %q", name, len(line), line)
+		}
+		if !isASCII(line) {
+			t.Errorf("%s: 8-bit line %q", name, line)
+		}
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(raw + "\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeHeader(t, msg.Header.Get(name)); got != s {
+		t.Errorf("%s: %q encoded as %q decodes to %q", name, s, raw, got)
+	}
+}
+
+func FuzzEncodeText(f *testing.F) {
+	for _, s := range []string{"Grüße", "=?x?=", "你好", "a b  c", "🎉"} {
+		f.Add(s, uint8(9))
+	}
+	f.Fuzz(func(t *testing.T, s string, prefix uint8) {
+		if CheckField("Subject", s) != nil || strings.TrimSpace(s) != s {
+			return // not text a caller can give, or trimmed by net/mail
+		}
+		name := "X-" + strings.Repeat("n", int(prefix%60))
+		checkEncodedText(t, name, s)
+	})
+}

@@ -20,9 +20,10 @@ const (
 	MaxHeaderFields = 10000
 )
 
-// foldWidth is the line length added fields are folded to: RFC 5322 §2.1.1
-// says lines SHOULD be no more than 78 characters, excluding the CRLF.
-const foldWidth = 78
+// foldWidth is the line length added fields are folded to. RFC 5322 §2.1.1
+// says lines SHOULD be no more than 78 characters, excluding the CRLF, and
+// RFC 2047 §2 limits a line holding an encoded word to 76.
+const foldWidth = 76
 
 var crlf = []byte("\r\n")
 
@@ -303,7 +304,7 @@ func (h *Header) Del(name string) int {
 }
 
 // Add appends the field "name: value" after the existing fields, folded at
-// white space to lines of at most 78 characters where the value allows
+// white space to lines of at most 76 characters where the value allows
 // (RFC 5322 §2.1.1, §2.2.3) and ended with CRLF. The value is written as
 // given: encode non-ASCII text with RFC 2047 first if the message must stay
 // 7-bit. An invalid name or value is refused with an error wrapping
@@ -370,7 +371,10 @@ func fold(name, value string) []byte {
 	line := name + ": " + value
 	b := make([]byte, 0, len(line)+len(line)/foldWidth*2+2)
 	start, last := 0, -1
-	for i := len(name) + 2; i < len(line); i++ {
+	// The space after the colon is a break point too, for a first word that
+	// does not fit after a long name, but only if the word then fits.
+	colon := len(name) + 1
+	for i := colon; i < len(line); i++ {
 		if !isWSP(line[i]) || isWSP(line[i-1]) {
 			continue
 		}
@@ -383,14 +387,14 @@ func fold(name, value string) []byte {
 		if j == len(line) {
 			break
 		}
-		if i-start > foldWidth && last > start {
+		if i-start > foldWidth && last > start && (last > colon || i-last <= foldWidth) {
 			b = append(b, line[start:last]...)
 			b = append(b, crlf...)
 			start = last
 		}
 		last = i
 	}
-	if len(line)-start > foldWidth && last > start {
+	if len(line)-start > foldWidth && last > start && (last > colon || len(line)-last <= foldWidth) {
 		b = append(b, line[start:last]...)
 		b = append(b, crlf...)
 		start = last
