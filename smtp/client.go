@@ -112,6 +112,12 @@ type Client struct {
 	err    error
 	inSync bool
 	closed bool
+
+	// Reused by every message of the session.
+	body      *BodyWriter
+	chunks    *ChunkWriter
+	chunkSize int
+	readBuf   []byte
 }
 
 // NewClient returns a client for conn. It does no I/O: the greeting is read

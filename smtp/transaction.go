@@ -184,8 +184,8 @@ func (t *txn) writeData(p *pipe) error {
 	if c.opts.TraceData && c.trace.enabled() {
 		dst = io.MultiWriter(c.bw, &lineTracer{t: c.trace})
 	}
-	bw := NewBodyWriter(dst, t.policy, true)
-	if _, err := io.Copy(bw, t.body); err != nil {
+	bw := t.c.bodyWriter(dst, t.policy, true)
+	if _, err := io.CopyBuffer(bw, t.body, t.c.copyBuf()); err != nil {
 		return t.bodyFailure(err)
 	}
 	if err := bw.Close(); err != nil {
@@ -215,7 +215,7 @@ func (t *txn) writeChunks(p *pipe) error {
 	if size <= 0 {
 		size = DefaultChunkSize
 	}
-	cw := NewChunkWriter(size, func(chunk []byte, last bool) error {
+	cw := c.chunkWriter(size, func(chunk []byte, last bool) error {
 		if t.stop.Load() {
 			return errStopped
 		}
@@ -250,8 +250,8 @@ func (t *txn) writeChunks(p *pipe) error {
 	if c.opts.TraceData && c.trace.enabled() {
 		dst = io.MultiWriter(cw, &lineTracer{t: c.trace})
 	}
-	bw := NewBodyWriter(dst, t.policy, false)
-	if _, err := io.Copy(bw, t.body); err != nil {
+	bw := c.bodyWriter(dst, t.policy, false)
+	if _, err := io.CopyBuffer(bw, t.body, c.copyBuf()); err != nil {
 		return t.bodyFailure(err)
 	}
 	if err := bw.Close(); err != nil {
@@ -784,4 +784,34 @@ func (c *Client) Rcpt(r Recipient) (Reply, error) {
 		return Reply{}, &StageError{StageRcpt, err}
 	}
 	return c.roundTrip(StageRcpt, c.tm.Rcpt, line, line, 250, 251)
+}
+
+// The buffers of the data path are kept by the client and reused by every
+// message of the session, so a batch (a queue flush) allocates them once.
+
+func (c *Client) bodyWriter(w io.Writer, p BodyPolicy, dotStuff bool) *BodyWriter {
+	if c.body == nil {
+		c.body = NewBodyWriter(w, p, dotStuff)
+	} else {
+		c.body.Reset(w, p, dotStuff)
+	}
+	return c.body
+}
+
+func (c *Client) chunkWriter(size int, emit func(chunk []byte, last bool) error) *ChunkWriter {
+	if c.chunks == nil || c.chunkSize != size {
+		c.chunks = NewChunkWriter(size, emit)
+		c.chunkSize = size
+	} else {
+		c.chunks.Reset(emit)
+	}
+	return c.chunks
+}
+
+// copyBuf is the buffer for reading the caller's message.
+func (c *Client) copyBuf() []byte {
+	if c.readBuf == nil {
+		c.readBuf = make([]byte, 32<<10)
+	}
+	return c.readBuf
 }
