@@ -34,8 +34,8 @@ type Composition struct {
 	// Each is checked with [CheckField]. A non-ASCII value is encoded
 	// (RFC 2047 for text, display names for address fields) unless the
 	// field is structured, such as References, in which case it stays
-	// UTF-8 (RFC 6532). A Date or Message-ID here replaces the generated
-	// one. MIME-Version, Content-* and Bcc are refused, as is a second
+	// UTF-8 (RFC 6532). A Date or Message-ID here is used instead of the
+	// one Open would add. MIME-Version, Content-* and Bcc are refused, as is a second
 	// field where RFC 5322 §3.6 allows one (a To here with To set above).
 	Headers [][2]string
 	// Body is the text, taken to be UTF-8. Nil means no text part: the
@@ -125,6 +125,8 @@ type Composed struct {
 	// Header is the message's header as it is written; Header.UTF8 says
 	// whether SMTPUTF8 is needed (only for a non-ASCII address or
 	// structured field: text and display names are RFC 2047 encoded).
+	// It is for reading: the message was laid out by Open, and changing
+	// Header does not change it.
 	Header *Header
 	r      io.Reader
 	files  []*os.File

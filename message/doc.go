@@ -10,8 +10,9 @@
 //     parses any address field, tolerating groups, UTF-8 (RFC 6532) and bare
 //     local names, which a [Qualifier] qualifies through aliases
 //     ([LoadAliases]) or a default domain.
-//   - [Prepare.Apply] removes Bcc and adds Date, Message-ID and From when
-//     missing, leaving every other field byte for byte.
+//   - [Prepare.Apply] removes Bcc, qualifies bare local names in address
+//     fields if asked, and adds Date, Message-ID and From when missing,
+//     leaving every other field byte for byte.
 //   - [NewReader] joins the header and the rest of the input for the smtp
 //     package, and [DotTerminated] ends the input at a line "." as sendmail
 //     does without -i.

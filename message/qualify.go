@@ -33,8 +33,8 @@ type Qualifier struct {
 // up in turn (a name met again while it is being expanded is not expanded
 // again), and a local name that is no alias gets "@" and q.Domain appended.
 // Without an alias and without q.Domain the error wraps [ErrUnqualified]; an
-// alias to a pipe, a file or an :include:, which only a local delivery agent
-// can honour, wraps [ErrBadAliases].
+// alias to a pipe, a file or an :include:, which only local delivery can
+// honour, wraps [ErrBadAliases].
 func (q *Qualifier) Qualify(addr string) ([]string, error) {
 	var out []string
 	if err := q.expand(addr, nil, &out); err != nil {
