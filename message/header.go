@@ -110,6 +110,9 @@ type Header struct {
 //     an empty line (CRLF) before it;
 //   - input that ends inside the section is a header with no body.
 //
+// A line is recognised as a field by peeking at its name, so a field name
+// longer than br's buffer (4096 octets by default) is taken for body text.
+//
 // The section is bounded by [MaxHeaderBytes] and [MaxHeaderFields]; beyond
 // them the error wraps [ErrHeaderTooLarge]. Read errors are returned as they
 // are.
