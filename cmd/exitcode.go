@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io/fs"
 	"net"
@@ -42,6 +43,7 @@ func ExitCode(err error) int {
 		usage       *UsageError
 		sinkTimeout *sinkTimeoutError
 		partial     *partialError
+		refused     *refusedError
 		inputErr    *inputError
 		smtpErr     *smtp.Error
 		verifyErr   *tlsconf.VerifyError
@@ -56,6 +58,8 @@ func ExitCode(err error) int {
 		return ExitTempFail
 	case errors.As(err, &partial):
 		return partialExitCode(partial.res)
+	case errors.As(err, &refused):
+		return partialExitCode(refused.res)
 	case errors.As(err, &inputErr):
 		if errors.Is(inputErr.Err, fs.ErrNotExist) {
 			return ExitNoInput
@@ -99,7 +103,7 @@ func ExitCode(err error) int {
 		return ExitUnavailable
 
 	// TLS policy and availability of what security needs.
-	case errors.As(err, &verifyErr), errors.As(err, &certErr),
+	case errors.As(err, &verifyErr), errors.As(err, &certErr), isX509Error(err),
 		errors.Is(err, smtp.ErrStartTLSUnavailable), errors.Is(err, smtp.ErrAuthUnavailable),
 		errors.Is(err, smtp.ErrInsecureAuth), errors.Is(err, auth.ErrNoMechanism):
 		return ExitUnavailable
@@ -134,8 +138,8 @@ func unknownUser(e *smtp.Error) bool {
 }
 
 // partialExitCode is the code of the worst refusal of a partly delivered
-// message: a permanent refusal (69) before an unknown user (67) before a
-// temporary one (75).
+// message, or of one that all its recipients refused: a permanent refusal
+// (69) before an unknown user (67) before a temporary one (75).
 func partialExitCode(res *smtp.Result) int {
 	code := ExitOK
 	rank := map[int]int{ExitOK: 0, ExitTempFail: 1, ExitNoUser: 2, ExitUnavailable: 3}
@@ -152,6 +156,16 @@ func partialExitCode(res *smtp.Result) int {
 		code = ExitUnavailable
 	}
 	return code
+}
+
+// isX509Error reports a certificate refused by crypto/x509 itself.
+func isX509Error(err error) bool {
+	var (
+		ua x509.UnknownAuthorityError
+		he x509.HostnameError
+		ci x509.CertificateInvalidError
+	)
+	return errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 func isNetTimeout(err error) bool {
