@@ -92,7 +92,18 @@ func deliver(ctx context.Context, d *delivery) (*outcome, error) {
 	start := time.Now()
 	mark := func(stage string) { out.TimingsMS[stage] = time.Since(start).Milliseconds(); start = time.Now() }
 
-	c, err := dial(ctx, d)
+	// The TLS configuration (CA file, client certificate) is loaded before
+	// dialling: a configuration error is reported as one (78) whether or
+	// not the server can be reached, never as a connection failure (75).
+	var tlsCfg *tls.Config
+	if d.acct.TLS.Mode != tlsconf.ModeNone {
+		cfg, err := d.acct.TLS.Config()
+		if err != nil {
+			return out, err
+		}
+		tlsCfg = cfg
+	}
+	c, err := dial(ctx, d, tlsCfg)
 	if err != nil {
 		return out, err
 	}
@@ -126,14 +137,9 @@ func deliver(ctx context.Context, d *delivery) (*outcome, error) {
 		return out, nil
 	}
 	if d.acct.TLS.Mode == tlsconf.ModeStartTLS || d.acct.TLS.Mode == "" {
-		cfg, err := d.acct.TLS.Config()
-		if err != nil {
-			c.Quit()
-			return out, err
-		}
 		// STARTTLS is required in this mode: a server that does not offer
 		// it, or refuses it, ends the session (never a plaintext fallback).
-		if err := c.StartTLS(cfg); err != nil {
+		if err := c.StartTLS(tlsCfg); err != nil {
 			c.Quit()
 			return out, err
 		}
@@ -171,6 +177,9 @@ func deliver(ctx context.Context, d *delivery) (*outcome, error) {
 	}
 	if err != nil {
 		c.Quit()
+		if res != nil && len(res.Recipients) > 1 && res.Accepted() == 0 && errors.Is(err, smtp.ErrNoRecipients) {
+			err = &refusedError{res: res, err: err}
+		}
 		return out, err
 	}
 	if !d.send.Quit {
@@ -216,8 +225,9 @@ func rcptResult(r smtp.RcptResult) rcptOutcome {
 	return o
 }
 
-// dial connects as the account's TLS mode says.
-func dial(ctx context.Context, d *delivery) (*smtp.Client, error) {
+// dial connects as the account's TLS mode says; tlsCfg is the account's
+// TLS configuration, nil for --tls none.
+func dial(ctx context.Context, d *delivery, tlsCfg *tls.Config) (*smtp.Client, error) {
 	a := d.acct
 	opts := &smtp.Options{
 		LocalName:         ehloName(a.EHLOName),
@@ -239,11 +249,7 @@ func dial(ctx context.Context, d *delivery) (*smtp.Client, error) {
 		timeout = defaultConnectTimeout
 	}
 	if a.TLS.Mode == tlsconf.ModeImplicit {
-		cfg, err := a.TLS.Config()
-		if err != nil {
-			return nil, err
-		}
-		c, err := smtp.DialTLS(a.Address(), timeout, cfg, opts)
+		c, err := smtp.DialTLS(a.Address(), timeout, tlsCfg, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -315,13 +321,32 @@ func authenticate(ctx context.Context, c *smtp.Client, a *account.Account) error
 type partialError struct{ res *smtp.Result }
 
 func (e *partialError) Error() string {
+	return fmt.Sprintf("delivered to %d of %d recipients; refused: %s", e.res.Accepted(), len(e.res.Recipients), refusals(e.res))
+}
+
+// refusedError reports a message that each of several recipients refused.
+// Like a partial delivery it names every refusal and exits with the code
+// of the worst one, not of whichever came first.
+type refusedError struct {
+	res *smtp.Result
+	err error
+}
+
+func (e *refusedError) Error() string {
+	return fmt.Sprintf("no recipient accepted: %s", refusals(e.res))
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
+
+// refusals lists the refused recipients of res with the server's replies.
+func refusals(res *smtp.Result) string {
 	var refused []string
-	for _, r := range e.res.Recipients {
+	for _, r := range res.Recipients {
 		if r.Err != nil {
 			refused = append(refused, refusalText(r))
 		}
 	}
-	return fmt.Sprintf("delivered to %d of %d recipients; refused: %s", e.res.Accepted(), len(e.res.Recipients), strings.Join(refused, "; "))
+	return strings.Join(refused, "; ")
 }
 
 func refusalText(r smtp.RcptResult) string {
