@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/outbox-smtp/outbox/cmd"
 	"github.com/outbox-smtp/outbox/sink/sinktest"
@@ -54,7 +55,7 @@ func TestScript(t *testing.T) {
 
 // scriptCommands are the custom commands of the scripts: sink and deliver
 // (see package sinktest), outboxexit and sendmailexit, json, mimecanon,
-// mimepart, genfile, b64re and closedport.
+// mimepart, genfile, b64re, envq, closedport and badserver.
 func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	cmds := sinktest.Commands()
 	cmds["outboxexit"] = func(ts *testscript.TestScript, neg bool, args []string) { execExit(ts, neg, "outbox", args) }
@@ -64,7 +65,9 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 	cmds["mimepart"] = cmdMIMEPart
 	cmds["genfile"] = cmdGenFile
 	cmds["b64re"] = cmdB64Re
+	cmds["envq"] = cmdEnvQ
 	cmds["closedport"] = cmdClosedPort
+	cmds["badserver"] = cmdBadServer
 	return cmds
 }
 
@@ -496,6 +499,19 @@ func cmdB64Re(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[0], regexp.QuoteMeta(base64.StdEncoding.EncodeToString([]byte(text))))
 }
 
+// envq VAR TEXT sets VAR to TEXT read as the inside of a Go string
+// literal, for values a script cannot write, such as "a\r\nb".
+func cmdEnvQ(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envq VAR TEXT")
+	}
+	text, err := strconv.Unquote(`"` + args[1] + `"`)
+	if err != nil {
+		ts.Fatalf("envq: %q: %v", args[1], err)
+	}
+	ts.Setenv(args[0], text)
+}
+
 // closedport VAR sets VAR to a 127.0.0.1 address where nothing listens: a
 // port that was just bound and released.
 func cmdClosedPort(ts *testscript.TestScript, neg bool, args []string) {
@@ -507,4 +523,39 @@ func cmdClosedPort(ts *testscript.TestScript, neg bool, args []string) {
 	addr := l.Addr().String()
 	ts.Check(l.Close())
 	ts.Setenv(args[0], addr)
+}
+
+// badserver VAR TEXT starts a server on 127.0.0.1:0 that answers every
+// connection with TEXT (read as the inside of a Go string literal, so
+// "\r\n" ends a line), then reads and discards what the client sends
+// until it closes the connection. VAR is set to its address. It stops
+// when the script ends. It stands for servers that break the protocol,
+// which the sink, being correct, cannot imitate.
+func cmdBadServer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: badserver VAR TEXT")
+	}
+	text, err := strconv.Unquote(`"` + args[1] + `"`)
+	if err != nil {
+		ts.Fatalf("badserver: %q: %v", args[1], err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(time.Minute))
+				if _, err := io.WriteString(c, text); err == nil {
+					io.Copy(io.Discard, c)
+				}
+			}()
+		}
+	}()
+	ts.Setenv(args[0], l.Addr().String())
 }
