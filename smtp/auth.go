@@ -41,8 +41,10 @@ var cleartextMechanisms = []string{"PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"}
 // by the server is an [*Error] (535: bad credentials); a failure of the
 // exchange itself is an [*AuthError].
 //
-// Every client line of the exchange is redacted in the trace, unless the
-// mechanism says through [SecretTeller] that a step holds no secret.
+// Every client line of the exchange is redacted in the trace, whatever the
+// mechanism (LOGIN sends the user name and the password on lines of their
+// own; SCRAM's proofs are password equivalents): only an empty response,
+// which carries nothing, is shown as it is.
 func (c *Client) Auth(m SASLMechanism) error {
 	if err := c.hello(); err != nil {
 		return err
@@ -65,15 +67,11 @@ func (c *Client) Auth(m SASLMechanism) error {
 		return c.fail(&StageError{StageAuth, fmt.Errorf("%w: the server sent data before AUTH", ErrProtocol)}, false)
 	}
 
-	step := 0
-	secret := func() bool {
-		if c.opts.TraceSecrets {
-			return false
+	shownAs := func(enc string, empty bool) string {
+		if c.opts.TraceSecrets || empty {
+			return enc
 		}
-		if st, ok := m.(SecretTeller); ok {
-			return st.IsSecret(step)
-		}
-		return true
+		return redacted
 	}
 	line := "AUTH " + mech
 	shown := line
@@ -84,12 +82,7 @@ func (c *Client) Auth(m SASLMechanism) error {
 		// too long, send it after an empty challenge instead.
 		if len(line)+1+len(enc)+2 <= maxCommandLine {
 			line += " " + enc
-			if secret() {
-				shown += " " + redacted
-			} else {
-				shown += " " + enc
-			}
-			step++
+			shown += " " + shownAs(enc, len(ir) == 0)
 		} else {
 			pendingIR = ir
 		}
@@ -137,12 +130,7 @@ func (c *Client) Auth(m SASLMechanism) error {
 			if len(resp) == 0 {
 				enc = "" // an empty response is an empty line (RFC 4954 §4)
 			}
-			shownResp := enc
-			if secret() {
-				shownResp = redacted
-			}
-			step++
-			if err := c.queueLine(enc, shownResp, maxSASLLine); err != nil {
+			if err := c.queueLine(enc, shownAs(enc, len(resp) == 0), maxSASLLine); err != nil {
 				return c.cancelAuth(mech, err)
 			}
 			if err := c.flush(StageAuth); err != nil {

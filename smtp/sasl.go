@@ -11,12 +11,3 @@ type SASLMechanism interface {
 	// cancels the exchange: the client sends "*" (RFC 4954 §4).
 	Next(challenge []byte) (response []byte, err error)
 }
-
-// SecretTeller is implemented by a mechanism that can say which of its
-// client messages hold no secret. Step 0 is the initial response (or the
-// first answer when there is none). The trace shows a message only when the
-// mechanism says it is not secret; every other client line of a SASL exchange
-// is redacted.
-type SecretTeller interface {
-	IsSecret(step int) bool
-}
