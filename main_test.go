@@ -47,6 +47,13 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("XDG_CONFIG_HOME", env.WorkDir+"/config")
 			env.Setenv("NO_COLOR", "1")
+			// The repository, for scripts that run its own scripts (the
+			// README's commands).
+			wd, err := os.Getwd()
+			if err != nil {
+				return err
+			}
+			env.Setenv("REPO", wd)
 			return nil
 		},
 		Cmds: scriptCommands(),
