@@ -205,13 +205,27 @@ func probeEnvelope(c *smtp.Client, d *delivery, out *outcome) error {
 		out.Status = "stopped"
 		return nil
 	}
+	res := &smtp.Result{}
 	for _, r := range d.env.Recipients {
 		rep, err := c.Rcpt(r)
-		res := smtp.RcptResult{Recipient: r, Reply: rep, Err: err}
-		out.Recipients = append(out.Recipients, rcptResult(res))
+		rr := smtp.RcptResult{Recipient: r, Reply: rep, Err: err}
+		res.Recipients = append(res.Recipients, rr)
+		out.Recipients = append(out.Recipients, rcptResult(rr))
 	}
 	out.Status = "stopped"
+	if res.Accepted() < len(res.Recipients) {
+		// Exit status 0 says every recipient was accepted.
+		return &probeRefusedError{res: res}
+	}
 	return nil
+}
+
+// probeRefusedError reports recipients refused with --quit-after rcpt,
+// where nothing is sent: the exit status is that of the worst refusal.
+type probeRefusedError struct{ res *smtp.Result }
+
+func (e *probeRefusedError) Error() string {
+	return fmt.Sprintf("%d of %d recipients refused (nothing sent: --quit-after rcpt): %s", len(e.res.Recipients)-e.res.Accepted(), len(e.res.Recipients), refusals(e.res))
 }
 
 func rcptResult(r smtp.RcptResult) rcptOutcome {

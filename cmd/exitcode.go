@@ -44,6 +44,7 @@ func ExitCode(err error) int {
 		sinkTimeout *sinkTimeoutError
 		partial     *partialError
 		refused     *refusedError
+		probe       *probeRefusedError
 		inputErr    *inputError
 		smtpErr     *smtp.Error
 		verifyErr   *tlsconf.VerifyError
@@ -60,6 +61,8 @@ func ExitCode(err error) int {
 		return partialExitCode(partial.res)
 	case errors.As(err, &refused):
 		return partialExitCode(refused.res)
+	case errors.As(err, &probe):
+		return partialExitCode(probe.res)
 	case errors.As(err, &inputErr):
 		if errors.Is(inputErr.Err, fs.ErrNotExist) {
 			return ExitNoInput
