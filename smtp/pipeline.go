@@ -243,4 +243,3 @@ func (p *pipe) wait() error {
 	}
 	return nil
 }
-
