@@ -626,3 +626,30 @@ func TestCommandInjection(t *testing.T) {
 		t.Error("address with CRLF accepted")
 	}
 }
+
+// TestWriteBlockedWhilePipelining: with PIPELINING and CHUNKING the
+// writer's deadline ends the session even though the reader is waiting for
+// a reply with a much longer timeout: a broken write closes the connection.
+func TestWriteBlockedWhilePipelining(t *testing.T) {
+	clientDone := make(chan struct{})
+	conn, wait := startFake(t, func(f *fake) {
+		f.conn.(*net.TCPConn).SetReadBuffer(16 << 10)
+		f.greet("CHUNKING", "PIPELINING")
+		select {
+		case <-clientDone:
+		case <-time.After(15 * time.Second):
+			t.Error("client still waiting after 15s")
+		}
+	})
+	conn.(*net.TCPConn).SetWriteBuffer(16 << 10)
+	o := testOptions(nil)
+	o.Timeouts.Mail = time.Minute
+	o.Timeouts.DataBlock = 200 * time.Millisecond
+	c := NewClient(conn, o)
+	_, err := c.Send(envelope(t, "a@example.org", "b@example.org"), io.LimitReader(infiniteText{}, 1<<30), nil)
+	close(clientDone)
+	if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrOutcomeUnknown) {
+		t.Fatalf("got %v", err)
+	}
+	wait()
+}

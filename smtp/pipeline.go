@@ -47,6 +47,12 @@ func (p *pipe) run(write func() error) {
 		if err == nil {
 			err = p.flush()
 		}
+		var we *writeError
+		if errors.As(err, &we) {
+			// The connection is broken: unblock the reader, which may be
+			// waiting for a reply that will never come.
+			p.c.conn.Close()
+		}
 		p.mu.Lock()
 		p.closed = true
 		p.cond.Broadcast()

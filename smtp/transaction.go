@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync/atomic"
 )
@@ -447,21 +448,25 @@ func (t *txn) finish(p *pipe) (*Result, error) {
 		return res, nil
 	}
 	if t.readErr != nil || t.writeErr != nil {
+		// When the writer failed first it closed the connection, and the
+		// reader's error only says so: the writer's is the cause.
+		readFirst := t.readErr != nil && (t.writeErr == nil || !errors.Is(t.readErr, net.ErrClosed))
+		cause := t.writeErr
+		if readFirst {
+			cause = t.readErr
+		}
 		if t.endSent && !t.finalDone {
-			err := t.readErr
-			if err == nil {
-				err = t.writeErr
-			}
 			// This replaces whatever broke the client: the caller must
 			// learn that the message may have gone through.
-			c.err = &StageError{StageDataEnd, fmt.Errorf("%w: %w", ErrOutcomeUnknown, err)}
+			c.err = &StageError{StageDataEnd, fmt.Errorf("%w: %w", ErrOutcomeUnknown, cause)}
 			c.inSync = false
 			c.conn.Close()
 			return res, c.err
 		}
-		if t.readErr != nil {
+		if readFirst {
 			return res, t.readErr
 		}
+		c.err = nil
 		return res, c.ioError(StageData, "sending", t.writeErr)
 	}
 	if t.bodyErr != nil {
