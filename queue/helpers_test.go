@@ -85,8 +85,8 @@ type fakeDialer struct {
 	mu      sync.Mutex
 	dialErr error
 	respond func(env *smtp.Envelope, data []byte) (*smtp.Result, error)
-	dials map[string]int
-	sent  []fakeSent
+	dials   map[string]int
+	sent    []fakeSent
 }
 
 type fakeSent struct {
