@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -22,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +64,7 @@ func TestScript(t *testing.T) {
 
 // scriptCommands are the custom commands of the scripts: sink and deliver
 // (see package sinktest), outboxexit and sendmailexit, json, mimecanon,
-// mimepart, genfile, b64re, envq, closedport and badserver.
+// mimepart, genfile, b64re, envq, closedport, badserver and fakesmtp.
 func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	cmds := sinktest.Commands()
 	cmds["outboxexit"] = func(ts *testscript.TestScript, neg bool, args []string) { execExit(ts, neg, "outbox", args) }
@@ -75,6 +77,7 @@ func scriptCommands() map[string]func(ts *testscript.TestScript, neg bool, args 
 	cmds["envq"] = cmdEnvQ
 	cmds["closedport"] = cmdClosedPort
 	cmds["badserver"] = cmdBadServer
+	cmds["fakesmtp"] = cmdFakeSMTP
 	return cmds
 }
 
@@ -562,6 +565,113 @@ func cmdBadServer(ts *testscript.TestScript, neg bool, args []string) {
 					io.Copy(io.Discard, c)
 				}
 			}()
+		}
+	}()
+	ts.Setenv(args[0], l.Addr().String())
+}
+
+// fakesmtp VAR LOG [VERB=REPLY]... starts a plaintext SMTP server on
+// 127.0.0.1:0 that knows no extension unless told, for what the sink
+// always offers (8BITMIME, SMTPUTF8). It greets with "220 fake.example
+// ESMTP" and answers each command line by its verb: EHLO with
+// "250 fake.example", MAIL, RCPT, RSET and NOOP with 250, QUIT with 221
+// (and closes), anything else, DATA and BDAT included, with 502. A
+// VERB=REPLY argument replaces a verb's reply; REPLY is read as the inside
+// of a Go string literal ("250-fake.example\r\n250 SIZE"). When DATA is
+// answered with 354, the message is read up to the lone dot, which is
+// answered with the reply of the verb "." (default 250). Every line the
+// client sends is appended to LOG. VAR is set to the address.
+func cmdFakeSMTP(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: fakesmtp VAR LOG [VERB=REPLY]...")
+	}
+	replies := map[string]string{
+		"EHLO": "250 fake.example",
+		"MAIL": "250 2.1.0 Ok",
+		"RCPT": "250 2.1.5 Ok",
+		"RSET": "250 2.0.0 Ok",
+		"NOOP": "250 2.0.0 Ok",
+		"QUIT": "221 2.0.0 Bye",
+	}
+	for _, a := range args[2:] {
+		verb, reply, ok := strings.Cut(a, "=")
+		if !ok {
+			ts.Fatalf("fakesmtp: %q is not VERB=REPLY", a)
+		}
+		r, err := strconv.Unquote(`"` + reply + `"`)
+		if err != nil {
+			ts.Fatalf("fakesmtp: %q: %v", a, err)
+		}
+		replies[strings.ToUpper(verb)] = r
+	}
+	logf, err := os.OpenFile(ts.MkAbs(args[1]), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	ts.Check(err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	var mu sync.Mutex
+	ts.Defer(func() {
+		l.Close()
+		mu.Lock()
+		logf.Close()
+		mu.Unlock()
+	})
+	serve := func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Minute))
+		if _, err := io.WriteString(c, "220 fake.example ESMTP\r\n"); err != nil {
+			return
+		}
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			logf.WriteString(line)
+			mu.Unlock()
+			verb, _, _ := strings.Cut(strings.TrimRight(line, "\r\n"), " ")
+			reply, ok := replies[strings.ToUpper(verb)]
+			if !ok {
+				reply = "502 5.5.1 Not here"
+			}
+			if _, err := io.WriteString(c, strings.ReplaceAll(strings.ReplaceAll(reply, "\r\n", "\n"), "\n", "\r\n")+"\r\n"); err != nil {
+				return
+			}
+			if strings.EqualFold(verb, "QUIT") {
+				return
+			}
+			if strings.EqualFold(verb, "DATA") && strings.HasPrefix(reply, "354") {
+				// The message, up to the lone dot, then the reply to ".".
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					logf.WriteString(line)
+					mu.Unlock()
+					if line == ".\r\n" {
+						break
+					}
+				}
+				end, ok := replies["."]
+				if !ok {
+					end = "250 2.0.0 Ok: queued"
+				}
+				if _, err := io.WriteString(c, end+"\r\n"); err != nil {
+					return
+				}
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
 		}
 	}()
 	ts.Setenv(args[0], l.Addr().String())

@@ -33,7 +33,9 @@ func protocolHint(err error) string {
 	case errors.Is(err, smtp.ErrMessageTooLarge):
 		return "send a smaller message, or a link to the file instead of the file"
 	case errors.Is(err, smtp.ErrExtensionMissing):
-		return "encode the message in 7-bit (quoted-printable or base64 MIME), or use a server that offers the extension"
+		// The extension may be SMTPUTF8, DSN or REQUIRETLS as well as
+		// 8BITMIME: advice about 7-bit encoding alone would mislead.
+		return "use a server that offers the extension, or leave out what needs it (UTF-8 addresses or raw UTF-8 headers, DSN options, REQUIRETLS)"
 	case errors.Is(err, message.ErrUnqualified):
 		return "a local name such as root needs a domain: give -f/--from user@domain (its domain qualifies local names), or set from and aliases in the account (see 'outbox config example')"
 	case errors.Is(err, smtp.ErrBadMessage):
