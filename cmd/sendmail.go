@@ -37,6 +37,12 @@ func sendmailCommand() *cli.Command {
 			"  -bp       print the queue    -bs  (not supported: exits 64)\n" +
 			"  -oem -oee -odi -odb -bm -L -h -m -n -G -U -Am -Ac -O -oX are accepted and ignored",
 		Action: func(c *cli.Context) error {
+			// "outbox sendmail --help" asks outbox, like every other
+			// command's --help; sendmail itself (a symlink) has none.
+			if c.Args().Len() == 1 && c.Args().First() == "--help" {
+				cli.HelpPrinter(c.App.Writer, cli.CommandHelpTemplate, c.Command)
+				return nil
+			}
 			return runSendmail(c.Context, c.Args().Slice(), c.App.Reader, c.App.Writer, c.App.ErrWriter)
 		},
 	}

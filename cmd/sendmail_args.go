@@ -75,7 +75,7 @@ func parseSendmailArgs(args []string) (*sendmailArgs, error) {
 				default:
 					return nil, &UsageError{
 						Err:  fmt.Errorf("sendmail: unknown option -%c", opt),
-						Hint: "run 'outbox sendmail --help' for the options sendmail mode understands",
+						Hint: "see 'outbox help sendmail' for the options sendmail mode understands",
 					}
 				}
 				continue
