@@ -230,7 +230,6 @@ func (q *Queue) send(ctx context.Context, sess Session, e *Entry, guard []Accept
 	if err != nil {
 		return q.failEntry(e, fmt.Sprintf("the queued message cannot be read: %v", err), rep)
 	}
-	defer f.Close()
 	env.Size = e.Size
 	body := &markingReader{r: f, mark: func() error {
 		// The whole message was read: the client sends the final dot
@@ -243,6 +242,9 @@ func (q *Queue) send(ctx context.Context, sess Session, e *Entry, guard []Accept
 		return nil
 	}}
 	res, err := sess.Send(ctx, env, body)
+	// Closed before the entry is renamed or removed: Windows cannot move
+	// a directory with an open file in it.
+	f.Close()
 	crashPoint("flush:replied")
 	return q.record(e, Judge(env, res, err), prior, rep)
 }
