@@ -355,6 +355,7 @@ func (q *Queue) expired(e *Entry, now time.Time) bool {
 func (q *Queue) fail(e *Entry, now time.Time, reason string) error {
 	e.FailedAt = now
 	e.Reason = reason
+	e.State = StateFailed
 	if err := e.save(); err != nil {
 		return err
 	}
