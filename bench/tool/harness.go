@@ -19,6 +19,7 @@ type harness struct {
 	outbox, tool, hello string // binaries
 	dir                 string // scratch directory
 	quick               bool
+	build               string
 	only                map[string]bool
 	rounds              int // rounds of the millisecond measurements
 	rtt                 time.Duration
@@ -48,6 +49,7 @@ func runHarness(args []string) error {
 	fs.StringVar(&h.dir, "dir", "", "scratch `DIR` (messages of up to 1 GiB are written there)")
 	out := fs.String("out", "BENCHMARKS.md", "write the report to `FILE`")
 	notes := fs.String("notes", "", "append the Markdown `FILE` (diagnosis) to the report")
+	fs.StringVar(&h.build, "build", "release", "how the binaries were built, for the report: release or default")
 	fs.BoolVar(&h.quick, "quick", false, "few rounds and no 1 GiB message: a smoke test of the harness, not a measurement")
 	only := fs.String("only", "", "run only these comma-separated `PARTS`: plain,tls,throughput,memory,rtt,batch,startup")
 	fs.IntVar(&h.rounds, "rounds", 31, "measured `N` rounds of each millisecond measurement")
@@ -153,8 +155,9 @@ var sizes = []struct {
 func msgFile(size string) string { return "msg-" + strings.ReplaceAll(size, " ", "") + ".eml" }
 
 func (h *harness) messages() error {
+	big := h.only == nil || h.only["throughput"] || h.only["memory"]
 	for _, s := range sizes {
-		if h.quick && s.n > 100<<20 {
+		if (h.quick || !big) && s.n > 100<<20 {
 			continue
 		}
 		p := h.path(msgFile(s.name))

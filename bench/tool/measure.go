@@ -8,7 +8,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"syscall"
+	"strconv"
 	"time"
 )
 
@@ -18,10 +18,13 @@ type spec struct {
 	argv  []string // the command
 	stdin string   // a file for standard input, or ""
 	env   []string // added to the harness's environment
+	timeV bool     // run under /usr/bin/time to read the peak RSS
 }
 
-// sample is one run: whole-process wall time and the peak RSS the kernel
-// reports for it (ru_maxrss of wait4, the figure /usr/bin/time -v prints).
+// sample is one run: whole-process wall time and, for a spec with timeV,
+// the peak RSS that /usr/bin/time reports. (ru_maxrss of a child started by
+// this Go program is no good: Go starts children with vfork semantics, and
+// Linux counts the parent's RSS at exec in the child's maximum.)
 type sample struct {
 	wall   time.Duration
 	rssKiB int64
@@ -29,7 +32,12 @@ type sample struct {
 
 // runOnce runs s and fails unless it exits 0.
 func (h *harness) runOnce(s spec) (sample, error) {
-	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	argv := s.argv
+	rssFile := h.path("rss.out")
+	if s.timeV {
+		argv = append([]string{"/usr/bin/time", "-f", "%M", "-o", rssFile}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(h.baseEnv(), s.env...)
 	cmd.Dir = h.dir
 	var stderr bytes.Buffer
@@ -50,8 +58,14 @@ func (h *harness) runOnce(s spec) (sample, error) {
 		return sample{}, fmt.Errorf("%s: %v: %s\n%s", s.name, err, strings.Join(s.argv, " "), stderr.String())
 	}
 	var rss int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rss = ru.Maxrss
+	if s.timeV {
+		b, err := os.ReadFile(rssFile)
+		if err != nil {
+			return sample{}, err
+		}
+		if rss, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
+			return sample{}, fmt.Errorf("%s: /usr/bin/time: %v", s.name, err)
+		}
 	}
 	return sample{wall: wall, rssKiB: rss}, nil
 }

@@ -61,12 +61,16 @@ func (h *harness) report(started time.Time, took time.Duration, loadBefore, load
 	fmt.Fprintf(&b, "- Date: %s (UTC), the run took %s\n", started.UTC().Format("2006-01-02 15:04"), took.Round(time.Second))
 	fmt.Fprintf(&b, "- Machine: %s, %d logical CPUs, %s of memory, Linux %s\n", cpuModel(), runtime.NumCPU(), memTotal(), strings.TrimSpace(string(kernel)))
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after\n", loadBefore, loadAfter)
-	fmt.Fprintf(&b, "- outbox built with %s; %s; %s; Postfix %s (smtp-sink, smtp-source); %s\n",
+	how := "as released: `CGO_ENABLED=0 go build -trimpath -ldflags \"-s -w\"`, like the hello world"
+	if h.build == "default" {
+		how = "with a plain `go build` (cgo on: dynamically linked), the hello world too"
+	}
+	fmt.Fprintf(&b, "- outbox built %s\n", how)
+	fmt.Fprintf(&b, "- %s; %s; %s; Postfix %s (smtp-sink, smtp-source); %s\n",
 		runtime.Version(),
 		strings.TrimSpace(firstLine("msmtp", "--version")),
 		strings.TrimSpace(firstLine("swaks", "--version")),
-		strings.TrimPrefix(firstLine("postconf", "-d", "mail_version"), "mail_version = "),
-		firstLine("hyperfine", "--version"))
+		strings.TrimPrefix(firstLine("postconf", "-d", "mail_version"), "mail_version = "))
 	b.WriteString("\n## Targets\n\nRatios are outbox ÷ anchor computed per interleaved round (A B A B …), given as median (min–max); times are medians (min–max) of whole-process wall time.\n\n")
 	b.WriteString("| target | goal | outbox | anchor | ratio | met |\n|---|---|---|---|---|---|\n")
 	for _, t := range h.targets {
@@ -84,7 +88,7 @@ func (h *harness) report(started time.Time, took time.Duration, loadBefore, load
 		b.WriteString(s + "\n")
 	}
 	b.WriteString("## How to run\n\n")
-	b.WriteString("```sh\nbench/run            # installs msmtp, swaks, postfix (smtp-sink, smtp-source), GNU time; about 10 minutes\nbench/run --quick    # a smoke test of the harness: few rounds, no 1 GiB message\nbench/run --only plain,tls   # some parts: plain,tls,throughput,memory,rtt,batch,startup\n```\n\n")
+	b.WriteString("```sh\nbench/run            # installs msmtp, swaks, postfix (smtp-sink, smtp-source) and GNU time when missing; about 10 minutes\nbench/run --quick    # a smoke test of the harness: few rounds, no 1 GiB message\nbench/run --only plain,tls   # some parts: plain,tls,throughput,memory,rtt,batch,startup\n```\n\n")
 	b.WriteString("It needs about 2.5 GiB free in the scratch directory (`$BENCH_DIR`, default a new temporary directory) for the test messages, listens and connects on 127.0.0.1 only, and ends every server it started. Measure on a quiet machine: the load average before and after is recorded above.\n\n")
 	b.WriteString("Go benchmarks of the hot paths, without the harness:\n\n```sh\ngo test -run '^$' -bench . -benchmem ./smtp ./message\n```\n\n")
 	b.WriteString("## Commands measured\n\n`$W` is the scratch directory, `$SMTP_SINK`, `$DISCARD`, … the loopback addresses of the servers, `benchtool` is `bench/tool` built, `hello` is `bench/hello` built.\n\nServers: `smtp-sink -u nobody $SMTP_SINK 256`; `benchtool discard -tls none`; `benchtool discard -tls starttls -auth -write-ca $W/discard-tls-ca.pem`; for the round trips, `benchtool discard` per mode behind `benchtool proxy`.\n\n")

@@ -72,14 +72,14 @@ func (h *harness) msmtp(account string) []string {
 // wallTable compares every client with the first (outbox), round by round.
 func wallTable(specs []spec, samples [][]sample) string {
 	var b strings.Builder
-	b.WriteString("| client | wall time, median (min–max) | outbox ÷ client, per round: median (min–max) | peak RSS, median |\n|---|---|---|---|\n")
+	b.WriteString("| client | wall time, median (min–max) | outbox ÷ client, per round: median (min–max) |\n|---|---|---|\n")
 	ow := walls(samples[0])
 	for i, s := range specs {
 		r := "—"
 		if i > 0 {
 			r = fmtRatio(summarize(ratios(ow, walls(samples[i]))))
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", s.name, fmtMS(summarize(walls(samples[i]))), r, fmtMiB(summarize(rsss(samples[i])).med))
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.name, fmtMS(summarize(walls(samples[i]))), r)
 	}
 	return b.String()
 }
@@ -137,10 +137,10 @@ func (h *harness) throughput() error {
 	addr := h.addrs["discard"]
 	msg := h.path(msgFile(size))
 	specs := []spec{
-		{name: "outbox (BDAT)", argv: h.outboxSend(addr, plainFlags...), stdin: msg},
-		{name: "outbox --no-chunking (DATA)", argv: h.outboxSend(addr, append(slices.Clone(plainFlags), "--no-chunking")...), stdin: msg},
-		{name: "msmtp (DATA)", argv: h.msmtp("discard"), stdin: msg},
-		{name: "raw loopback copy (sendfile, one BDAT LAST)", argv: []string{h.tool, "raw", "-addr", addr, "-file", msg}},
+		{name: "outbox (BDAT)", argv: h.outboxSend(addr, plainFlags...), stdin: msg, timeV: true},
+		{name: "outbox --no-chunking (DATA)", argv: h.outboxSend(addr, append(slices.Clone(plainFlags), "--no-chunking")...), stdin: msg, timeV: true},
+		{name: "msmtp (DATA)", argv: h.msmtp("discard"), stdin: msg, timeV: true},
+		{name: "raw loopback copy (sendfile, one BDAT LAST)", argv: []string{h.tool, "raw", "-addr", addr, "-file", msg}, timeV: true},
 	}
 	samples, err := h.interleave(specs, rounds, 0)
 	if err != nil {
@@ -171,7 +171,7 @@ func (h *harness) throughput() error {
 		target{what: size + " message, throughput: vs msmtp", goal: "≥ 15 × msmtp", outbox: fmt.Sprintf("%.0f MB/s", ot.med), anchor: fmt.Sprintf("msmtp %.0f MB/s", summarize(mbps(samples[2])).med), ratio: fmtRatio(vsM), met: vsM.med >= 15, measured: !h.quick},
 		target{what: size + " message, throughput: vs raw loopback copy", goal: "≥ 0.5 × raw copy", outbox: fmt.Sprintf("%.0f MB/s", ot.med), anchor: fmt.Sprintf("raw %.0f MB/s", summarize(mbps(samples[3])).med), ratio: fmtRatio(vsRaw), met: vsRaw.med >= 0.5, measured: !h.quick},
 	)
-	h.sections = append(h.sections, fmt.Sprintf("### %s message, throughput, into the discard server\n\nThe message is %d octets of 76-character lines with LF line ends (the clients send CRLF, so about 1.3%% more octets travel). MB/s = 10⁶ octets of the message file per second of whole-process wall time. The sink is `benchtool discard` (plain, PIPELINING and CHUNKING offered; a 256 KiB read buffer; DATA is scanned line by line for the final dot, BDAT is counted and dropped). The raw copy sends the same file verbatim with sendfile(2) inside one `BDAT %d LAST`: the ceiling of loopback plus this sink. %d interleaved rounds.\n\n%s", size, n, n, rounds, b.String()))
+	h.sections = append(h.sections, fmt.Sprintf("### %s message, throughput, into the discard server\n\nThe message is %d octets of 76-character lines with LF line ends (the clients send CRLF, so about 1.3%% more octets travel). MB/s = 10⁶ octets of the message file per second of whole-process wall time. The sink is `benchtool discard` (plain, PIPELINING and CHUNKING offered; a 256 KiB read buffer; DATA is scanned line by line for the final dot, BDAT is counted and dropped). The raw copy sends the same file verbatim with sendfile(2) inside one `BDAT %d LAST`: the ceiling of loopback plus this sink. %d interleaved rounds, each command under `/usr/bin/time -f %%M` for its peak RSS (the largest of the rounds).\n\n%s", size, n, n, rounds, b.String()))
 	h.addCommands(size+" message, throughput", specs...)
 	return nil
 }
@@ -420,7 +420,7 @@ func (h *harness) batch() error {
 	}
 	msg := h.path(msgFile("1 KiB"))
 	var b strings.Builder
-	b.WriteString("| sink | client | messages/s, median (min–max) | wall time, median | outbox ÷ smtp-source messages/s, per round | peak RSS |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| sink | client | messages/s, median (min–max) | wall time, median | outbox ÷ smtp-source messages/s, per round |\n|---|---|---|---|---|\n")
 	var all []spec
 	for _, sink := range []string{"smtp-sink", "discard"} {
 		addr := h.addrs[sink]
@@ -446,7 +446,7 @@ func (h *harness) batch() error {
 			if i == 0 {
 				rs = fmtRatio(r)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %.3f s | %s | %s |\n", sink, s.name, t.med, t.lo, t.hi, summarize(walls(samples[i])).med, rs, fmtMiB(summarize(rsss(samples[i])).hi))
+			fmt.Fprintf(&b, "| %s | %s | %.0f (%.0f–%.0f) | %.3f s | %s |\n", sink, s.name, t.med, t.lo, t.hi, summarize(walls(samples[i])).med, rs)
 		}
 		if sink == "smtp-sink" {
 			h.targets = append(h.targets, target{what: "many 1 KiB messages over one connection (into smtp-sink)", goal: "≥ smtp-source's messages/s", outbox: fmt.Sprintf("%.0f/s", summarize(rate(samples[0])).med), anchor: fmt.Sprintf("smtp-source %.0f/s", summarize(rate(samples[1])).med), ratio: fmtRatio(r), met: r.med >= 1, measured: true})
@@ -472,8 +472,16 @@ func (h *harness) startup() error {
 		return err
 	}
 	r := summarize(ratios(walls(samples[0]), walls(samples[1])))
+	var rss []string
+	for _, s := range specs {
+		k, err := h.timeV(s)
+		if err != nil {
+			return err
+		}
+		rss = append(rss, s.name+" "+fmtMiB(float64(k)))
+	}
 	h.targets = append(h.targets, target{what: "`outbox version` start-up", goal: "≤ 1.5 × Go hello world", outbox: fmtMS(summarize(walls(samples[0]))), anchor: "hello " + fmtMS(summarize(walls(samples[1]))), ratio: fmtRatio(r), met: r.med <= 1.5, measured: true})
-	h.sections = append(h.sections, fmt.Sprintf("### Start-up\n\n%d interleaved rounds after 3 warm-up rounds. The hello world is `bench/hello`, built with the same toolchain and flags as outbox.\n\n%s", rounds, wallTable(specs, samples)))
+	h.sections = append(h.sections, fmt.Sprintf("### Start-up\n\n%d interleaved rounds after 3 warm-up rounds. The hello world is `bench/hello`, built with the same toolchain and flags as outbox. Peak RSS (`/usr/bin/time -v`): %s.\n\n%s", rounds, strings.Join(rss, ", "), wallTable(specs, samples)))
 	h.addCommands("Start-up", specs...)
 	return nil
 }
