@@ -7,10 +7,12 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -89,6 +91,14 @@ func runHarness(args []string) error {
 		return err
 	}
 	defer h.stopAll()
+	// Interrupted: end the servers this run started, then go.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		h.stopAll()
+		os.Exit(130)
+	}()
 
 	started := time.Now()
 	loadBefore := loadavg()

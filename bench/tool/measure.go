@@ -7,8 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 )
 

@@ -66,7 +66,7 @@ func (h *harness) report(started time.Time, took time.Duration, loadBefore, load
 		how = "with a plain `go build` (cgo on: dynamically linked), the hello world too"
 	}
 	fmt.Fprintf(&b, "- outbox built %s\n", how)
-	fmt.Fprintf(&b, "- %s; %s; %s; Postfix %s (smtp-sink, smtp-source); %s\n",
+	fmt.Fprintf(&b, "- %s; %s; %s; Postfix %s (smtp-sink, smtp-source)\n",
 		runtime.Version(),
 		strings.TrimSpace(firstLine("msmtp", "--version")),
 		strings.TrimSpace(firstLine("swaks", "--version")),
