@@ -1,0 +1,632 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// waitLimit bounds every wait for the servers (a delivery, a log line). It
+// is a deadline for a broken setup, never a measurement.
+const waitLimit = 60 * time.Second
+
+// result is one run of the outbox binary.
+type result struct {
+	code   int
+	stdout string
+	stderr string
+}
+
+// invocation describes one run of the outbox binary.
+type invocation struct {
+	args []string
+	// stdin is the message piped to standard input; stdinFile, when set,
+	// is opened and given as standard input instead (a regular file, whose
+	// size outbox can see).
+	stdin     []byte
+	stdinFile string
+	env       []string // added to a clean environment
+	// name, when set, runs outbox through a symlink with this name (such
+	// as "sendmail") instead of by its own name.
+	name string
+}
+
+// runOutbox runs the outbox binary in a clean environment: no OUTBOX_*
+// variables but the ones given, and a fresh HOME and XDG_CONFIG_HOME so no
+// configuration file of the machine is read.
+func runOutbox(t *testing.T, inv invocation) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := outboxBin
+	if inv.name != "" {
+		bin = filepath.Join(t.TempDir(), inv.name)
+		if err := os.Symlink(outboxBin, bin); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, inv.args...)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
+		"NO_COLOR=1",
+	}, inv.env...)
+	switch {
+	case inv.stdinFile != "":
+		f, err := os.Open(inv.stdinFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	default:
+		cmd.Stdin = bytes.NewReader(inv.stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := result{stdout: stdout.String(), stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Exited():
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("running outbox %s: %v\nstderr:\n%s", strings.Join(inv.args, " "), err, r.stderr)
+	}
+	return r
+}
+
+// wantExit fails the test unless outbox exited with code.
+func (r result) wantExit(t *testing.T, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("outbox exited %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+// login is how a test authenticates.
+type login struct {
+	user, password string
+	mech           string // --auth; "" for auto
+}
+
+func (e *mailEnv) alice() login { return login{user: e.User, password: e.Password} }
+func (e *mailEnv) bob() login   { return login{user: e.User2, password: e.Password2} }
+
+// sendArgs is "outbox send" to addr with TLS mode tls, verified against the
+// test CA, logged in as l (the password passed in the environment variable
+// IT_PASSWORD, see sendEnv), with extra flags after.
+func (e *mailEnv) sendArgs(addr, tls string, l login, extra ...string) []string {
+	args := []string{"send", "-S", addr, "--tls", tls, "--tls-ca", e.CA, "-u", l.user, "--password-env", "IT_PASSWORD"}
+	if l.mech != "" {
+		args = append(args, "--auth", l.mech)
+	}
+	return append(args, extra...)
+}
+
+func sendEnv(l login) []string { return []string{"IT_PASSWORD=" + l.password} }
+
+// newMark returns a unique Message-ID (without angle brackets) for one
+// message, so that a test finds its own mail among everything delivered
+// before.
+func newMark(t *testing.T) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), ".")
+	return strings.Trim(name, ".") + "." + hex.EncodeToString(b) + "@outbox.test"
+}
+
+// msg builds a message with CRLF line ends: the given header lines (each
+// without its line end), Date and Message-ID (so outbox adds nothing), an
+// empty line and the body lines.
+func msg(mark string, header []string, body ...string) []byte {
+	var b bytes.Buffer
+	for _, h := range header {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("Date: Mon, 02 Mar 2026 10:00:00 +0000\r\n")
+	b.WriteString("Message-ID: <" + mark + ">\r\n")
+	b.WriteString("\r\n")
+	for _, l := range body {
+		b.WriteString(l + "\r\n")
+	}
+	return b.Bytes()
+}
+
+// maildirCache remembers delivered files that belong to other messages, so
+// that polling does not read them again.
+var maildirCache sync.Map // path -> string (the file's Message-ID, or "")
+
+// waitDelivered waits until a message carrying Message-ID <mark> is in the
+// Maildir's new/ and returns its bytes. It fails if two carry it.
+func waitDelivered(t *testing.T, maildir, mark string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		found := findDelivered(t, maildir, mark)
+		switch {
+		case len(found) == 1:
+			b, err := os.ReadFile(found[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		case len(found) > 1:
+			t.Fatalf("message <%s> delivered %d times to %s", mark, len(found), maildir)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("message <%s> not delivered to %s within %v", mark, maildir, waitLimit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// findDelivered lists the files in maildir/new whose Message-ID is <mark>.
+func findDelivered(t *testing.T, maildir, mark string) []string {
+	t.Helper()
+	dir := filepath.Join(maildir, "new")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, ent := range ents {
+		p := filepath.Join(dir, ent.Name())
+		id, ok := maildirCache.Load(p)
+		if !ok {
+			// A file in new/ is complete (Maildir delivery renames it
+			// there from tmp/); its Message-ID is in the first few KiB.
+			id = messageIDOf(t, p)
+			maildirCache.Store(p, id)
+		}
+		if id == mark {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+var messageIDRe = regexp.MustCompile(`(?im)^Message-ID:[ \t]*<([^>\r\n]*)>`)
+
+func messageIDOf(t *testing.T, path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	head := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
+		head = head[:i]
+	}
+	if m := messageIDRe.FindSubmatch(head); m != nil {
+		return string(m[1])
+	}
+	return ""
+}
+
+// traceHeader is one header field the delivery added in front of the
+// message.
+type traceHeader struct{ name, value string }
+
+// deliveredHeaders are the fields Postfix (virtual) and Dovecot (LMTP) put
+// in front of a delivered message; nothing else may be added.
+var deliveredHeaders = map[string]bool{"return-path": true, "x-original-to": true, "delivered-to": true, "received": true}
+
+// checkDelivered checks that the delivered file is the sent message
+// exactly, CRLF turned into LF, with only trace fields in front, and
+// returns those fields.
+func checkDelivered(t *testing.T, got, sent []byte) []traceHeader {
+	t.Helper()
+	want := bytes.ReplaceAll(sent, []byte("\r\n"), []byte("\n")) // Maildir files end lines in LF
+	if len(got) < len(want) || !bytes.Equal(got[len(got)-len(want):], want) {
+		t.Fatalf("delivered message does not end with the sent bytes:\n%s", describeMismatch(got, want))
+	}
+	prefix := got[:len(got)-len(want)]
+	var hs []traceHeader
+	for _, line := range strings.SplitAfter(string(prefix), "\n") {
+		if line == "" {
+			continue
+		}
+		if !strings.HasSuffix(line, "\n") {
+			t.Fatalf("delivered prefix ends without a line end: %q", line)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(hs) == 0 {
+				t.Fatalf("delivered prefix starts with a continuation line %q", line)
+			}
+			hs[len(hs)-1].value += "\n" + line
+			continue
+		}
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || !deliveredHeaders[strings.ToLower(name)] {
+			t.Fatalf("the delivery added %q in front of the message; only Return-Path, X-Original-To, Delivered-To and Received are expected\nprefix:\n%s", line, prefix)
+		}
+		hs = append(hs, traceHeader{name: name, value: strings.TrimSpace(value)})
+	}
+	if len(hs) == 0 {
+		t.Fatalf("no trace fields in front of the delivered message:\n%s", excerpt(got, 0))
+	}
+	return hs
+}
+
+// field returns the first trace field called name.
+func field(hs []traceHeader, name string) string {
+	for _, h := range hs {
+		if strings.EqualFold(h.name, name) {
+			return h.value
+		}
+	}
+	return ""
+}
+
+var receivedRe = regexp.MustCompile(`by mail\.[^ ]+ \(Postfix\) with ([A-Z0-9]+) id ([0-9A-Za-z]+)[;\s]`)
+
+// receivedBy returns the protocol and queue id from Postfix's Received
+// field: "with UTF8SMTPSA id 73A14984143".
+func receivedBy(t *testing.T, hs []traceHeader) (with, id string) {
+	t.Helper()
+	rcv := field(hs, "Received")
+	m := receivedRe.FindStringSubmatch(rcv)
+	if m == nil {
+		t.Fatalf("no Postfix Received field in front of the message: %q", rcv)
+	}
+	return m[1], m[2]
+}
+
+// describeMismatch shows where two long byte strings part, comparing them
+// from the end (the delivered file has extra fields in front).
+func describeMismatch(got, want []byte) string {
+	i, j := len(got)-1, len(want)-1
+	for i >= 0 && j >= 0 && got[i] == want[j] {
+		i--
+		j--
+	}
+	if j < 0 {
+		return "(only the start differs)"
+	}
+	return fmt.Sprintf("delivered %d octets, sent %d (CRLF made LF); they differ at sent offset %d (from the end: %d)\nsent around there:\n%s\ndelivered around there:\n%s",
+		len(got), len(want), j, len(want)-1-j, excerpt(want, j), excerpt(got, i))
+}
+
+func excerpt(b []byte, at int) string {
+	lo, hi := max(at-300, 0), min(at+300, len(b))
+	if at < 0 {
+		lo, hi = 0, min(600, len(b))
+	}
+	return fmt.Sprintf("%q", b[lo:hi])
+}
+
+// --- the transcript ---------------------------------------------------------
+
+// transcript is the -v output of outbox, split into lines of the form
+// "    12ms C: EHLO localhost".
+type transcript []string
+
+func parseTranscript(stderr string) transcript {
+	var tr transcript
+	for _, l := range strings.Split(stderr, "\n") {
+		if m := traceLineRe.FindStringSubmatch(l); m != nil {
+			tr = append(tr, m[1])
+		}
+	}
+	return tr
+}
+
+var traceLineRe = regexp.MustCompile(`^\s*\d+ms ((?:C:|S:|\*) ?.*)$`)
+
+// client returns the client lines (without "C: "), in order.
+func (tr transcript) client() []string {
+	var out []string
+	for _, l := range tr {
+		if s, ok := strings.CutPrefix(l, "C: "); ok {
+			out = append(out, s)
+		} else if l == "C:" {
+			out = append(out, "")
+		}
+	}
+	return out
+}
+
+// index returns the position of the first line from start on that has
+// prefix, or -1.
+func (tr transcript) index(start int, prefix string) int {
+	for i := max(start, 0); i < len(tr); i++ {
+		if strings.HasPrefix(tr[i], prefix) {
+			return i
+		}
+	}
+	return -1
+}
+
+// sentAny reports whether the client sent a command starting with any of
+// the prefixes.
+func (tr transcript) sentAny(prefixes ...string) (string, bool) {
+	for _, l := range tr.client() {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				return l, true
+			}
+		}
+	}
+	return "", false
+}
+
+// --- --json -----------------------------------------------------------------
+
+// outcome is the part of outbox send --json the tests read.
+type outcome struct {
+	Status string `json:"status"`
+	Server string `json:"server"`
+	TLS    *struct {
+		Version string `json:"version"`
+	} `json:"tls"`
+	Auth       string `json:"auth"`
+	Recipients []struct {
+		Address  string `json:"address"`
+		Accepted bool   `json:"accepted"`
+		Code     int    `json:"code"`
+		Enhanced string `json:"enhanced"`
+		Message  string `json:"message"`
+	} `json:"recipients"`
+	QueueID string `json:"queue_id"`
+	Size    int64  `json:"size"`
+	Error   *struct {
+		Stage    string `json:"stage"`
+		Code     int    `json:"code"`
+		Enhanced string `json:"enhanced"`
+		Message  string `json:"message"`
+	} `json:"error"`
+}
+
+func parseOutcome(t *testing.T, r result) *outcome {
+	t.Helper()
+	var o outcome
+	if err := json.Unmarshal([]byte(r.stdout), &o); err != nil {
+		t.Fatalf("outbox --json printed no JSON object: %v\nstdout:\n%s\nstderr:\n%s", err, r.stdout, r.stderr)
+	}
+	return &o
+}
+
+// --- Postfix's log ----------------------------------------------------------
+
+var (
+	cleanupRe = regexp.MustCompile(`postfix/cleanup\[\d+\]: ([0-9A-Za-z]+): message-id=<([^>]*)>`)
+	clientRe  = regexp.MustCompile(`(postfix/[a-z]+/smtpd\[\d+\]): ([0-9A-Za-z]+): client=`)
+)
+
+// waitLog polls Postfix's log until match finds what it looks for in the
+// lines so far.
+func waitLog[T any](t *testing.T, what string, match func(lines []string) (T, bool)) T {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		b, err := os.ReadFile(servers.MailLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := match(strings.Split(string(b), "\n")); ok {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Postfix's log (%s) shows no %s within %v", servers.MailLog, what, waitLimit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logQueueID is the queue id Postfix's cleanup logged for Message-ID <mark>.
+func logQueueID(t *testing.T, mark string) string {
+	t.Helper()
+	return waitLog(t, "message-id=<"+mark+">", func(lines []string) (string, bool) {
+		var ids []string
+		for _, l := range lines {
+			if m := cleanupRe.FindStringSubmatch(l); m != nil && m[2] == mark {
+				ids = append(ids, m[1])
+			}
+		}
+		if len(ids) > 1 {
+			t.Fatalf("Postfix queued <%s> %d times: %v", mark, len(ids), ids)
+		}
+		if len(ids) == 1 {
+			return ids[0], true
+		}
+		return "", false
+	})
+}
+
+// logSession returns the log lines of the smtpd session that received
+// queue id qid: from its "qid: client=" line to its "disconnect from" line.
+func logSession(t *testing.T, qid string) []string {
+	t.Helper()
+	return waitLog(t, "disconnect line of the session of "+qid, func(lines []string) ([]string, bool) {
+		start, proc := -1, ""
+		for i, l := range lines {
+			if m := clientRe.FindStringSubmatch(l); m != nil && m[2] == qid {
+				start, proc = i, m[1]
+				break
+			}
+		}
+		if start < 0 {
+			return nil, false
+		}
+		// The same smtpd process logs the session's earlier lines
+		// (connect, STARTTLS) before the client= line; take them too.
+		first := start
+		for i := start - 1; i >= 0; i-- {
+			if strings.Contains(lines[i], proc+": ") {
+				if strings.Contains(lines[i], "disconnect from") {
+					break
+				}
+				first = i
+			}
+		}
+		var out []string
+		for i := first; i < len(lines); i++ {
+			if !strings.Contains(lines[i], proc+": ") {
+				continue
+			}
+			out = append(out, lines[i])
+			if i > start && strings.Contains(lines[i], "disconnect from") {
+				return out, true
+			}
+		}
+		return nil, false
+	})
+}
+
+// sessionCommands parses the "disconnect from" line of a session into its
+// command counts: "ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 bdat=1 quit=1".
+func sessionCommands(t *testing.T, session []string) map[string]string {
+	t.Helper()
+	last := session[len(session)-1]
+	i := strings.Index(last, "disconnect from ")
+	if i < 0 {
+		t.Fatalf("no disconnect line in the session:\n%s", strings.Join(session, "\n"))
+	}
+	counts := map[string]string{}
+	for _, f := range strings.Fields(last[i:])[3:] {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			counts[k] = v
+		}
+	}
+	return counts
+}
+
+// --- TLS ----------------------------------------------------------------------
+
+// throwawayCA writes a new CA certificate that signed nothing the servers
+// use, and returns its path.
+func throwawayCA(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"outbox tests"}, CommonName: "throwaway CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "other-ca.crt")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// --- source addresses ---------------------------------------------------------
+
+// Dovecot (2.3) keeps an authentication penalty per client address: after
+// a failed login from an address, every login from it, good or bad, waits
+// up to 15 seconds, longer than Postfix waits for Dovecot (10 seconds,
+// then "454 4.7.0 Temporary authentication failure"). Tests that fail a
+// login on purpose therefore connect from an address of their own in
+// 127.0.0.0/8, so that the penalty never reaches the other tests.
+
+// newSourceIP returns a random loopback address other than 127.0.0.1.
+func newSourceIP(t *testing.T) net.IP {
+	t.Helper()
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	b[0] = 1 + b[0]%254 // 127.1.x.y to 127.254.x.y: never 127.0.0.1
+	b[2] = 1 + b[2]%254
+	return net.IPv4(127, b[0], b[1], b[2])
+}
+
+// dialFrom connects to addr from the loopback address src.
+func dialFrom(t *testing.T, src net.IP, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("connecting to %s from %s: %v", addr, src, err)
+	}
+	return c
+}
+
+// forwardFrom listens on 127.0.0.1 and relays every connection to target
+// from the source address src, byte for byte (TLS passes through). It
+// returns the address to give outbox with -S.
+func forwardFrom(t *testing.T, src net.IP, target string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
+			out, err := d.Dial("tcp", target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			wg.Add(2)
+			pump := func(dst, src net.Conn) {
+				defer wg.Done()
+				io.Copy(dst, src)
+				// Pass the end of one direction on, keep the other open.
+				if tc, ok := dst.(*net.TCPConn); ok {
+					tc.CloseWrite()
+				}
+			}
+			go pump(out, in)
+			go func() {
+				pump(in, out)
+				in.Close()
+				out.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
