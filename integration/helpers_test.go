@@ -49,6 +49,9 @@ type invocation struct {
 	// name, when set, runs outbox through a symlink with this name (such
 	// as "sendmail") instead of by its own name.
 	name string
+	// home is HOME; a new empty directory when "". XDG_CONFIG_HOME is
+	// home/config.
+	home string
 }
 
 // runOutbox runs the outbox binary in a clean environment: no OUTBOX_*
@@ -65,7 +68,10 @@ func runOutbox(t *testing.T, inv invocation) result {
 			t.Fatal(err)
 		}
 	}
-	home := t.TempDir()
+	home := inv.home
+	if home == "" {
+		home = t.TempDir()
+	}
 	cmd := exec.CommandContext(ctx, bin, inv.args...)
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
@@ -159,17 +165,33 @@ func msg(mark string, header []string, body ...string) []byte {
 	return b.Bytes()
 }
 
-// maildirCache remembers delivered files that belong to other messages, so
-// that polling does not read them again.
-var maildirCache sync.Map // path -> string (the file's Message-ID, or "")
+// maildirCache remembers the header of every delivered file seen, so that
+// polling reads each file once.
+var maildirCache sync.Map // path -> string: the header, up to 64 KiB
 
 // waitDelivered waits until a message carrying Message-ID <mark> is in the
 // Maildir's new/ and returns its bytes. It fails if two carry it.
 func waitDelivered(t *testing.T, maildir, mark string) []byte {
 	t.Helper()
+	return waitDeliveredMatch(t, maildir, "Message-ID <"+mark+">", func(header string) bool {
+		m := messageIDRe.FindStringSubmatch(header)
+		return m != nil && m[1] == mark
+	})
+}
+
+// waitDeliveredWith waits for a message whose header contains needle.
+func waitDeliveredWith(t *testing.T, maildir, needle string) []byte {
+	t.Helper()
+	return waitDeliveredMatch(t, maildir, "a header with "+needle, func(header string) bool {
+		return strings.Contains(header, needle)
+	})
+}
+
+func waitDeliveredMatch(t *testing.T, maildir, what string, match func(header string) bool) []byte {
+	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
-		found := findDelivered(t, maildir, mark)
+		found := findDelivered(t, maildir, match)
 		switch {
 		case len(found) == 1:
 			b, err := os.ReadFile(found[0])
@@ -178,17 +200,17 @@ func waitDelivered(t *testing.T, maildir, mark string) []byte {
 			}
 			return b
 		case len(found) > 1:
-			t.Fatalf("message <%s> delivered %d times to %s", mark, len(found), maildir)
+			t.Fatalf("message with %s delivered %d times to %s", what, len(found), maildir)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("message <%s> not delivered to %s within %v", mark, maildir, waitLimit)
+			t.Fatalf("no message with %s delivered to %s within %v", what, maildir, waitLimit)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// findDelivered lists the files in maildir/new whose Message-ID is <mark>.
-func findDelivered(t *testing.T, maildir, mark string) []string {
+// findDelivered lists the files in maildir/new whose header matches.
+func findDelivered(t *testing.T, maildir string, match func(header string) bool) []string {
 	t.Helper()
 	dir := filepath.Join(maildir, "new")
 	ents, err := os.ReadDir(dir)
@@ -198,14 +220,14 @@ func findDelivered(t *testing.T, maildir, mark string) []string {
 	var found []string
 	for _, ent := range ents {
 		p := filepath.Join(dir, ent.Name())
-		id, ok := maildirCache.Load(p)
+		h, ok := maildirCache.Load(p)
 		if !ok {
-			// A file in new/ is complete (Maildir delivery renames it
-			// there from tmp/); its Message-ID is in the first few KiB.
-			id = messageIDOf(t, p)
-			maildirCache.Store(p, id)
+			// A file in new/ is complete: Maildir delivery renames it
+			// there from tmp/.
+			h = headerOf(t, p)
+			maildirCache.Store(p, h)
 		}
-		if id == mark {
+		if match(h.(string)) {
 			found = append(found, p)
 		}
 	}
@@ -214,7 +236,8 @@ func findDelivered(t *testing.T, maildir, mark string) []string {
 
 var messageIDRe = regexp.MustCompile(`(?im)^Message-ID:[ \t]*<([^>\r\n]*)>`)
 
-func messageIDOf(t *testing.T, path string) string {
+// headerOf returns the header of a delivered file (at most 64 KiB of it).
+func headerOf(t *testing.T, path string) string {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -224,12 +247,9 @@ func messageIDOf(t *testing.T, path string) string {
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	if i := bytes.Index(head, []byte("\n\n")); i >= 0 {
-		head = head[:i]
+		head = head[:i+1]
 	}
-	if m := messageIDRe.FindSubmatch(head); m != nil {
-		return string(m[1])
-	}
-	return ""
+	return string(head)
 }
 
 // traceHeader is one header field the delivery added in front of the
