@@ -79,6 +79,9 @@ func runOutbox(t *testing.T, inv invocation) result {
 		"XDG_CONFIG_HOME=" + filepath.Join(home, "config"),
 		"XDG_CACHE_HOME=" + filepath.Join(home, "cache"),
 		"NO_COLOR=1",
+		// A race-enabled binary waits a second at exit by default; a
+		// race it finds still makes it exit 66 with a report on stderr.
+		"GORACE=atexit_sleep_ms=50",
 	}, inv.env...)
 	switch {
 	case inv.stdinFile != "":

@@ -137,7 +137,7 @@ func TestSendmailCron(t *testing.T) {
 			// a Message-ID were added.
 			i := 0
 			for _, f := range fields {
-				if i < len(header) && sameCronField(f.raw, header[i], e.Domain) {
+				if i < len(header) && sameCronField(f, header[i], e.Domain) {
 					i++
 				}
 			}
@@ -154,16 +154,15 @@ func TestSendmailCron(t *testing.T) {
 // sameCronField reports whether a delivered field is the one cron wrote.
 // From and To may have had the bare name "root" qualified with the sender's
 // domain (as Postfix's own sendmail does); they must still name root.
-func sameCronField(got, sent, domain string) bool {
-	if got == sent {
+func sameCronField(got headerField, sent, domain string) bool {
+	if got.raw == sent {
 		return true
 	}
-	name, value, _ := strings.Cut(got, ":")
 	sentName, _, _ := strings.Cut(sent, ":")
-	if name != sentName || (name != "From" && name != "To") || !strings.Contains(sent, "root") {
+	if got.name != sentName || (got.name != "From" && got.name != "To") || !strings.Contains(sent, "root") {
 		return false
 	}
-	list, err := mail.ParseAddressList(value)
+	list, err := mail.ParseAddressList(got.value)
 	return err == nil && len(list) == 1 && list[0].Address == "root@"+domain
 }
 
