@@ -221,6 +221,9 @@ func (m *preparedMessage) reader(acct *account.Account, req *sendRequest) (io.Re
 		StripBcc:     true,
 		AddDate:      acct.AddHeaders.Date,
 		AddMessageID: acct.AddHeaders.MessageID,
+		// cron's "To: root": the header gets the domain the envelope got
+		// (Postfix's append_at_myorigin), so no server sees a bare name.
+		QualifyDomain: senderDomain(acct),
 	}
 	if acct.AddHeaders.From && !m.header.Has("From") {
 		from := acct.From
