@@ -54,7 +54,7 @@ func completionCommand() *cli.Command {
 		ArgsUsage: "bash|zsh|fish",
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return &UsageError{Err: fmt.Errorf("completion needs one shell name"), Hint: "outbox completion bash|zsh|fish"}
+				return &UsageError{Err: fmt.Errorf("completion takes one shell name, got %q", c.Args().Slice()), Hint: "outbox completion bash|zsh|fish"}
 			}
 			return writeCompletion(c.App, c.Args().First(), c.App.Writer)
 		},

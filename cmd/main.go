@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -62,6 +63,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 			probeCommand(),
 		},
 	}
+	setUsageErrors("", app.Commands)
 	app.Action = func(c *cli.Context) error {
 		if c.Args().Present() {
 			return &UsageError{Err: fmt.Errorf("unknown command %q", c.Args().First()), Hint: "run 'outbox --help' for the list of commands"}
@@ -69,6 +71,22 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 		return cli.ShowAppHelp(c)
 	}
 	return app
+}
+
+// setUsageErrors makes a flag mistake on any command a usage error (exit
+// 64 with a hint) instead of urfave/cli's generic failure with the whole
+// help text.
+func setUsageErrors(prefix string, cmds []*cli.Command) {
+	for _, c := range cmds {
+		name := strings.TrimSpace(prefix + " " + c.Name)
+		if c.OnUsageError == nil {
+			flags := c.Flags
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return flagUsageError(name, flags, err)
+			}
+		}
+		setUsageErrors(name, c.Subcommands)
+	}
 }
 
 func versionCommand() *cli.Command {
