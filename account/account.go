@@ -216,7 +216,11 @@ func build(p *profile, name, file string, e *env) (*Account, error) {
 
 	if p.From != nil {
 		f := strings.TrimSpace(*p.From)
-		if f == "" || strings.ContainsAny(f, " \t\r\n<>") {
+		switch {
+		case f == "<>":
+			// The null reverse-path (RFC 5321 §4.5.5): sendmail -f '<>'
+			// for bounces and notices that must not bounce back.
+		case f == "" || strings.ContainsAny(f, " \t\r\n<>"):
 			return nil, bad("from", "invalid address or pattern %q", f)
 		}
 		if strings.Contains(f, "*") {
