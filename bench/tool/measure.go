@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -28,6 +27,14 @@ type spec struct {
 type sample struct {
 	wall   time.Duration
 	rssKiB int64
+	cpu    time.Duration // user + system time, with timeV
+}
+
+// lastLine is the last non-empty line of s (GNU time puts a note on the
+// status of a failed command before its figures).
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // runOnce runs s and fails unless it exits 0.
@@ -35,7 +42,7 @@ func (h *harness) runOnce(s spec) (sample, error) {
 	argv := s.argv
 	rssFile := h.path("rss.out")
 	if s.timeV {
-		argv = append([]string{"/usr/bin/time", "-f", "%M", "-o", rssFile}, argv...)
+		argv = append([]string{"/usr/bin/time", "-f", "%M %U %S", "-o", rssFile}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(h.baseEnv(), s.env...)
@@ -58,16 +65,19 @@ func (h *harness) runOnce(s spec) (sample, error) {
 		return sample{}, fmt.Errorf("%s: %v: %s\n%s", s.name, err, strings.Join(s.argv, " "), stderr.String())
 	}
 	var rss int64
+	var cpu time.Duration
 	if s.timeV {
 		b, err := os.ReadFile(rssFile)
 		if err != nil {
 			return sample{}, err
 		}
-		if rss, err = strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err != nil {
+		var user, sys float64
+		if _, err := fmt.Sscanf(lastLine(string(b)), "%d %f %f", &rss, &user, &sys); err != nil {
 			return sample{}, fmt.Errorf("%s: /usr/bin/time: %v", s.name, err)
 		}
+		cpu = time.Duration((user + sys) * float64(time.Second))
 	}
-	return sample{wall: wall, rssKiB: rss}, nil
+	return sample{wall: wall, rssKiB: rss, cpu: cpu}, nil
 }
 
 type limitedBuffer struct {
@@ -152,4 +162,12 @@ func fmtRatio(s summary) string {
 	return fmt.Sprintf("%.3f (%.3f–%.3f)", s.med, s.lo, s.hi)
 }
 
-func fmtMiB(kib float64) string { return fmt.Sprintf("%.1f MiB", kib/1024) }
+func fmtMiB(kib float64) string { return fmt.Sprintf("%.2f MiB", kib/1024) }
+
+func cpus(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.cpu.Seconds()
+	}
+	return out
+}

@@ -12,12 +12,16 @@ import (
 )
 
 // runRaw is the ceiling of the throughput measurement: it sends a file to
-// the sink as one BDAT LAST chunk with sendfile, so the only work is the
-// loopback copy and the sink's reading. No encoding, no line handling.
+// the sink verbatim as one BDAT LAST chunk, so the only work is the
+// loopback copy and the sink's reading. No encoding, no line handling. By
+// default it copies through a 256 KiB buffer with read(2) and write(2), as
+// any client that looks at the message must; -sendfile uses sendfile(2),
+// which never brings the data into the process.
 func runRaw(args []string) error {
 	fs := flag.NewFlagSet("raw", flag.ExitOnError)
 	addr := fs.String("addr", "", "the sink's `ADDR` (loopback only)")
 	file := fs.String("file", "", "send the octets of `FILE`")
+	sendfile := fs.Bool("sendfile", false, "copy with sendfile(2) instead of read(2) and write(2)")
 	fs.Parse(args)
 	if err := loopbackOnly(*addr); err != nil {
 		return err
@@ -64,8 +68,17 @@ func runRaw(args []string) error {
 	if _, err := io.WriteString(conn, head); err != nil {
 		return err
 	}
-	if _, err := io.Copy(conn, f); err != nil { // sendfile(2)
-		return err
+	if *sendfile {
+		if _, err := io.Copy(conn, f); err != nil { // sendfile(2)
+			return err
+		}
+	} else {
+		// The wrappers hide ReaderFrom and WriterTo: a plain copy loop.
+		w := struct{ io.Writer }{conn}
+		r := struct{ io.Reader }{f}
+		if _, err := io.CopyBuffer(w, r, make([]byte, 256<<10)); err != nil {
+			return err
+		}
 	}
 	if _, err := io.WriteString(conn, "QUIT\r\n"); err != nil {
 		return err

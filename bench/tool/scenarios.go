@@ -140,7 +140,8 @@ func (h *harness) throughput() error {
 		{name: "outbox (BDAT)", argv: h.outboxSend(addr, plainFlags...), stdin: msg, timeV: true},
 		{name: "outbox --no-chunking (DATA)", argv: h.outboxSend(addr, append(slices.Clone(plainFlags), "--no-chunking")...), stdin: msg, timeV: true},
 		{name: "msmtp (DATA)", argv: h.msmtp("discard"), stdin: msg, timeV: true},
-		{name: "raw loopback copy (sendfile, one BDAT LAST)", argv: []string{h.tool, "raw", "-addr", addr, "-file", msg}, timeV: true},
+		{name: "raw loopback copy (read/write, one BDAT LAST)", argv: []string{h.tool, "raw", "-addr", addr, "-file", msg}, timeV: true},
+		{name: "raw loopback copy with sendfile (for reference)", argv: []string{h.tool, "raw", "-sendfile", "-addr", addr, "-file", msg}, timeV: true},
 	}
 	samples, err := h.interleave(specs, rounds, 0)
 	if err != nil {
@@ -154,7 +155,7 @@ func (h *harness) throughput() error {
 		return out
 	}
 	var b strings.Builder
-	b.WriteString("| client | throughput, MB/s: median (min–max) | wall time, median | outbox ÷ client throughput, per round | peak RSS |\n|---|---|---|---|---|\n")
+	b.WriteString("| client | throughput, MB/s: median (min–max) | wall time, median | CPU time (user + system), median | outbox ÷ client throughput, per round | peak RSS |\n|---|---|---|---|---|---|\n")
 	o := mbps(samples[0])
 	for i, s := range specs {
 		t := summarize(mbps(samples[i]))
@@ -162,16 +163,16 @@ func (h *harness) throughput() error {
 		if i > 0 {
 			r = fmtRatio(summarize(ratios(o, mbps(samples[i]))))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %.2f s | %s | %s |\n", s.name, t.med, t.lo, t.hi, summarize(walls(samples[i])).med, r, fmtMiB(summarize(rsss(samples[i])).hi))
+		fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %.2f s | %.2f s | %s | %s |\n", s.name, t.med, t.lo, t.hi, summarize(walls(samples[i])).med, summarize(cpus(samples[i])).med, r, fmtMiB(summarize(rsss(samples[i])).hi))
 	}
 	vsM := summarize(ratios(o, mbps(samples[2])))
 	vsRaw := summarize(ratios(o, mbps(samples[3])))
 	ot := summarize(o)
 	h.targets = append(h.targets,
 		target{what: size + " message, throughput: vs msmtp", goal: "≥ 15 × msmtp", outbox: fmt.Sprintf("%.0f MB/s", ot.med), anchor: fmt.Sprintf("msmtp %.0f MB/s", summarize(mbps(samples[2])).med), ratio: fmtRatio(vsM), met: vsM.med >= 15, measured: !h.quick},
-		target{what: size + " message, throughput: vs raw loopback copy", goal: "≥ 0.5 × raw copy", outbox: fmt.Sprintf("%.0f MB/s", ot.med), anchor: fmt.Sprintf("raw %.0f MB/s", summarize(mbps(samples[3])).med), ratio: fmtRatio(vsRaw), met: vsRaw.med >= 0.5, measured: !h.quick},
+		target{what: size + " message, throughput: vs raw loopback copy (read/write)", goal: "≥ 0.5 × raw copy", outbox: fmt.Sprintf("%.0f MB/s", ot.med), anchor: fmt.Sprintf("raw %.0f MB/s", summarize(mbps(samples[3])).med), ratio: fmtRatio(vsRaw), met: vsRaw.med >= 0.5, measured: !h.quick},
 	)
-	h.sections = append(h.sections, fmt.Sprintf("### %s message, throughput, into the discard server\n\nThe message is %d octets of 76-character lines with LF line ends (the clients send CRLF, so about 1.3%% more octets travel). MB/s = 10⁶ octets of the message file per second of whole-process wall time. The sink is `benchtool discard` (plain, PIPELINING and CHUNKING offered; a 256 KiB read buffer; DATA is scanned line by line for the final dot, BDAT is counted and dropped). The raw copy sends the same file verbatim with sendfile(2) inside one `BDAT %d LAST`: the ceiling of loopback plus this sink. %d interleaved rounds, each command under `/usr/bin/time -f %%M` for its peak RSS (the largest of the rounds).\n\n%s", size, n, n, rounds, b.String()))
+	h.sections = append(h.sections, fmt.Sprintf("### %s message, throughput, into the discard server\n\nThe message is %d octets of 76-character lines with LF line ends (the clients send CRLF, so about 1.3%% more octets travel). MB/s = 10⁶ octets of the message file per second of whole-process wall time. The sink is `benchtool discard` (plain, PIPELINING and CHUNKING offered; a 256 KiB read buffer; DATA is scanned line by line for the final dot, BDAT is counted and dropped). The raw copy sends the same file verbatim inside one `BDAT %d LAST`, through a 256 KiB buffer with read(2) and write(2): the ceiling of loopback plus this sink for a client that reads the message, and the target's reference. The sendfile(2) copy never brings the data into the process; it is shown for reference. %d interleaved rounds, each command under `/usr/bin/time -f \"%%M %%U %%S\"` for its peak RSS (the largest of the rounds) and CPU time.\n\n%s", size, n, n, rounds, b.String()))
 	h.addCommands(size+" message, throughput", specs...)
 	return nil
 }
@@ -212,7 +213,7 @@ func (h *harness) memory() error {
 		client string
 		rss    map[string]int64
 	}
-	clients := []string{"outbox", "msmtp", "swaks"}
+	clients := []string{"outbox", "outbox --no-chunking", "msmtp", "swaks"}
 	rows := map[string]map[string]int64{}
 	var shown []spec
 	for _, sz := range sizes {
@@ -226,6 +227,7 @@ func (h *harness) memory() error {
 		}
 		specs := []spec{
 			{name: "outbox", argv: h.outboxSend(addr, plainFlags...), stdin: msg},
+			{name: "outbox --no-chunking", argv: h.outboxSend(addr, append(slices.Clone(plainFlags), "--no-chunking")...), stdin: msg},
 			{name: "msmtp", argv: h.msmtp("discard"), stdin: msg},
 		}
 		// swaks holds the message several times over: it is measured up
@@ -272,6 +274,8 @@ func (h *harness) memory() error {
 	}
 	o := rows["outbox"]
 	ok1k := o["1 KiB"] > 0 && o["1 KiB"] <= 12<<10
+	// Flat: no size above 12 MiB, nor more than 1 MiB above the 1 KiB
+	// figure.
 	flat := true
 	var worst int64
 	var desc []string
@@ -282,15 +286,15 @@ func (h *harness) memory() error {
 		}
 		desc = append(desc, sz.name+" "+fmtMiB(float64(k)))
 		worst = max(worst, k)
-		if k > 12<<10 {
+		if k > 12<<10 || k-o["1 KiB"] > 1<<10 {
 			flat = false
 		}
 	}
 	h.targets = append(h.targets,
 		target{what: "peak RSS, 1 KiB message", goal: "≤ 12 MiB", outbox: fmtMiB(float64(o["1 KiB"])), anchor: "msmtp " + fmtMiB(float64(rows["msmtp"]["1 KiB"])) + ", swaks " + fmtMiB(float64(rows["swaks"]["1 KiB"])), ratio: "—", met: ok1k, measured: true},
-		target{what: "peak RSS, 1 MiB / 100 MiB / 1 GiB", goal: "the same (flat), ≤ 12 MiB", outbox: strings.Join(desc, ", "), anchor: "swaks 100 MiB " + fmtMiB(float64(rows["swaks"]["100 MiB"])), ratio: fmt.Sprintf("%+.1f MiB over 1 KiB", float64(worst-o["1 KiB"])/1024), met: flat, measured: !h.quick},
+		target{what: "peak RSS, 1 MiB / 100 MiB / 1 GiB", goal: "the same (flat): ≤ 12 MiB and within 1 MiB of the 1 KiB figure", outbox: strings.Join(desc, ", "), anchor: "swaks 100 MiB " + fmtMiB(float64(rows["swaks"]["100 MiB"])), ratio: fmt.Sprintf("%+.2f MiB over 1 KiB", float64(worst-o["1 KiB"])/1024), met: flat, measured: !h.quick},
 	)
-	h.sections = append(h.sections, fmt.Sprintf("### Peak RSS by message size\n\nMaximum resident set size from `/usr/bin/time -v`, the largest of 3 runs (1 run for 1 GiB), plain into the discard server. swaks is measured up to 100 MiB.\n\n%s", b.String()))
+	h.sections = append(h.sections, fmt.Sprintf("### Peak RSS by message size\n\nMaximum resident set size from `/usr/bin/time -v`, the largest of 3 runs (1 run for 1 GiB), plain into the discard server, which offers CHUNKING: outbox sends BDAT unless told `--no-chunking`. swaks is measured up to 100 MiB.\n\n%s", b.String()))
 	h.addCommands("Peak RSS (the 1 KiB and 1 GiB runs; the other sizes alike)", shown...)
 	return nil
 }
