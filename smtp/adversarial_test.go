@@ -269,6 +269,9 @@ func TestPartialRecipients(t *testing.T) {
 		if !errors.Is(err, ErrNoRecipients) || !errors.As(err, &e) || e.Code != 550 {
 			t.Fatalf("got %v", err)
 		}
+		if want := "rcpt: no recipient accepted: RCPT TO:<b@example.org> rejected: 550 5.1.1 unknown"; err.Error() != want {
+			t.Errorf("error text %q, want %q", err.Error(), want)
+		}
 		c.Quit()
 		wait()
 	})

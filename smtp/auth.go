@@ -18,7 +18,12 @@ type AuthError struct {
 	Err       error
 }
 
-func (e *AuthError) Error() string { return "AUTH " + e.Mechanism + ": " + e.Err.Error() }
+func (e *AuthError) Error() string {
+	if e.Mechanism == "" {
+		return "AUTH: " + e.Err.Error()
+	}
+	return "AUTH " + e.Mechanism + ": " + e.Err.Error()
+}
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // Verifier is implemented by mechanisms that know more about the outcome

@@ -523,6 +523,12 @@ func (t *txn) finish(p *pipe) (*Result, error) {
 func firstRefusal(res *Result) error {
 	for _, r := range res.Recipients {
 		if r.Err != nil {
+			// The caller wraps this in a StageError of its own: give the
+			// refusal without its stage, so the stage is named once.
+			var se *StageError
+			if errors.As(r.Err, &se) {
+				return se.Err
+			}
 			return r.Err
 		}
 	}
