@@ -328,7 +328,29 @@ func authenticate(ctx context.Context, c *smtp.Client, a *account.Account) error
 	if err != nil {
 		return &smtp.StageError{Stage: smtp.StageAuth, Err: err}
 	}
+	err = c.Auth(mech)
+	var refused *smtp.Error
+	if err == nil || a.Auth.OAuth2 == nil || !isOAuth(mech) || !errors.As(err, &refused) || refused.Temporary() || c.Err() != nil {
+		return err
+	}
+	// The server refused the access token: it may have been revoked or
+	// expired early. Renew it once and try again.
+	if _, rerr := a.Auth.OAuth2.Renew(ctx); rerr != nil {
+		return fmt.Errorf("%w (renewing the OAuth2 token: %v)", err, rerr)
+	}
+	if mech, err = auth.Choose(offered, cs, cfg); err != nil {
+		return &smtp.StageError{Stage: smtp.StageAuth, Err: err}
+	}
 	return c.Auth(mech)
+}
+
+// isOAuth reports whether mech sends an OAuth2 bearer token.
+func isOAuth(mech auth.Mechanism) bool {
+	switch mech.(type) {
+	case *auth.XOAuth2, *auth.OAuthBearer:
+		return true
+	}
+	return false
 }
 
 // partialError reports a message delivered to some recipients only.
