@@ -237,6 +237,43 @@ func findDelivered(t *testing.T, maildir string, match func(header string) bool)
 	return found
 }
 
+// waitDeliveredContent waits for a message of less than 1 MiB whose bytes
+// contain needle anywhere (for reports the server writes itself).
+func waitDeliveredContent(t *testing.T, maildir, needle string) []byte {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		dir := filepath.Join(maildir, "new")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found [][]byte
+		for _, ent := range ents {
+			if info, err := ent.Info(); err != nil || info.Size() >= 1<<20 {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, ent.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(needle)) {
+				found = append(found, b)
+			}
+		}
+		switch {
+		case len(found) == 1:
+			return found[0]
+		case len(found) > 1:
+			t.Fatalf("%d messages in %s contain %q", len(found), maildir, needle)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no message containing %q delivered to %s within %v", needle, maildir, waitLimit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 var messageIDRe = regexp.MustCompile(`(?im)^Message-ID:[ \t]*<([^>\r\n]*)>`)
 
 // headerOf returns the header of a delivered file (at most 64 KiB of it).
