@@ -51,8 +51,24 @@ type Account struct {
 
 	// AliasesFile maps local names such as root to addresses; "" for none.
 	AliasesFile string
-	// LogFile receives one line per submission; "" for none.
+	// LogFile receives one line per delivery attempt; "" for none.
 	LogFile string
+	// Syslog sends the same lines to the local syslog daemon.
+	Syslog bool
+
+	// Queue says when a message is queued instead of, or after, a failed
+	// delivery; "" when unset, and the command decides (send: never,
+	// sendmail mode: auto).
+	Queue QueueMode
+	// QueueDir is the queue directory; "" for the default
+	// ($XDG_STATE_HOME/outbox/queue).
+	QueueDir string
+	// FlushAfterSend sends the account's queued messages that are due
+	// after a successful delivery. Default true.
+	FlushAfterSend bool
+	// NotifyFailures mails a failure notice to the sender of a queued
+	// message that is given up on. Default false.
+	NotifyFailures bool
 
 	merged *profile
 }
@@ -100,6 +116,29 @@ const (
 	// PartialAbort sends nothing unless every recipient is accepted.
 	PartialAbort PartialPolicy = "abort"
 )
+
+// QueueMode says when a message goes to the queue.
+type QueueMode string
+
+const (
+	// QueueAuto queues a message when its delivery fails temporarily
+	// (connection refused, timeout, DNS failure, 4xx, outcome unknown),
+	// and the recipients refused temporarily of a partly delivered one.
+	QueueAuto QueueMode = "auto"
+	// QueueAlways queues every message without trying to send it.
+	QueueAlways QueueMode = "always"
+	// QueueNever never queues: a temporary failure is reported (exit 75).
+	QueueNever QueueMode = "never"
+)
+
+// ParseQueueMode parses auto, always or never.
+func ParseQueueMode(s string) (QueueMode, error) {
+	switch m := QueueMode(strings.ToLower(strings.TrimSpace(s))); m {
+	case QueueAuto, QueueAlways, QueueNever:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown value %q (want auto, always or never)", s)
+}
 
 // AddHeaders lists the headers added to a message that lacks them. All are
 // on by default.
@@ -304,6 +343,22 @@ func build(p *profile, name, file string, e *env) (*Account, error) {
 	a.AddHeaders = AddHeaders{Date: boolOr(p.AddDate, true), MessageID: boolOr(p.AddMessageID, true), From: boolOr(p.AddFrom, true)}
 	a.AliasesFile = str(p.Aliases)
 	a.LogFile = str(p.LogFile)
+	a.Syslog = boolOr(p.Syslog, false)
+	if p.Queue != nil {
+		m, err := ParseQueueMode(*p.Queue)
+		if err != nil {
+			e := bad("queue", "%v", err)
+			e.Suggestion = suggest(*p.Queue, []string{"auto", "always", "never"})
+			return nil, e
+		}
+		a.Queue = m
+	}
+	a.QueueDir = str(p.QueueDir)
+	if p.QueueDir != nil && a.QueueDir == "" {
+		return nil, bad("queue_dir", "empty directory name")
+	}
+	a.FlushAfterSend = boolOr(p.FlushAfterSend, true)
+	a.NotifyFailures = boolOr(p.NotifyFailures, false)
 	return a, nil
 }
 

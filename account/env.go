@@ -32,6 +32,10 @@ const (
 	EnvDSNNotify         = "OUTBOX_DSN_NOTIFY"          // like --dsn-notify
 	EnvDSNReturn         = "OUTBOX_DSN_RETURN"          // like --dsn-return
 	EnvPartial           = "OUTBOX_PARTIAL"             // continue or abort, like --partial
+	EnvQueue             = "OUTBOX_QUEUE"               // auto, always or never, like --queue
+	EnvQueueDir          = "OUTBOX_QUEUE_DIR"           // the queue directory, like --queue-dir
+	EnvFlushAfterSend    = "OUTBOX_FLUSH_AFTER_SEND"    // true or false, like flush_after_send
+	EnvNotifyFailures    = "OUTBOX_NOTIFY_FAILURES"     // true or false, like notify_failures
 
 	// Used to find the configuration file.
 	EnvXDGConfigHome = "XDG_CONFIG_HOME"
@@ -74,6 +78,11 @@ type Layer struct {
 	DSNEnvID        string // --dsn-envid
 	OnPartialReject string // --partial continue|abort
 
+	Queue          string // --queue auto|always|never
+	QueueDir       string // --queue-dir DIR
+	FlushAfterSend *bool
+	NotifyFailures *bool
+
 	// env is true for the layer made by FromEnv; errors then name
 	// environment variables instead of flags.
 	env bool
@@ -105,16 +114,25 @@ func FromEnv(getenv func(string) string) (Layer, error) {
 		DSNNotify:       getenv(EnvDSNNotify),
 		DSNReturn:       getenv(EnvDSNReturn),
 		OnPartialReject: getenv(EnvPartial),
+		Queue:           getenv(EnvQueue),
+		QueueDir:        getenv(EnvQueueDir),
 	}
 	if pins := getenv(EnvTLSPin); pins != "" {
 		l.TLSPins = strings.FieldsFunc(pins, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 	}
-	if v := getenv(EnvAllowInsecureAuth); v != "" {
-		b, err := parseBool(v)
-		if err != nil {
-			return l, &Error{Kind: ErrValue, Source: EnvAllowInsecureAuth, Msg: err.Error()}
+	for _, b := range []struct {
+		name string
+		dst  **bool
+	}{{EnvAllowInsecureAuth, &l.AllowInsecureAuth}, {EnvFlushAfterSend, &l.FlushAfterSend}, {EnvNotifyFailures, &l.NotifyFailures}} {
+		v := getenv(b.name)
+		if v == "" {
+			continue
 		}
-		l.AllowInsecureAuth = &b
+		x, err := parseBool(v)
+		if err != nil {
+			return l, &Error{Kind: ErrValue, Source: b.name, Msg: err.Error()}
+		}
+		*b.dst = &x
 	}
 	return l, nil
 }
@@ -165,6 +183,10 @@ var (
 	fieldDSNReturn     = layerField{"dsn_return", "--dsn-return", EnvDSNReturn}
 	fieldDSNEnvID      = layerField{"dsn_envid", "--dsn-envid", ""}
 	fieldPartial       = layerField{"on_partial_reject", "--partial", EnvPartial}
+	fieldQueue         = layerField{"queue", "--queue", EnvQueue}
+	fieldQueueDir      = layerField{"queue_dir", "--queue-dir", EnvQueueDir}
+	fieldFlushAfter    = layerField{"flush_after_send", "", EnvFlushAfterSend}
+	fieldNotify        = layerField{"notify_failures", "", EnvNotifyFailures}
 	fieldAccount       = layerField{"", "-a/--account", EnvAccount}
 	fieldConfig        = layerField{"", "-C/--config", EnvConfig}
 )

@@ -283,6 +283,8 @@ func TestFileErrors(t *testing.T) {
 		{"bad pin", "[accounts.a]\ntls_pin = [\"sha256/abc\"]\n", account.ErrValue, 2, 1, "accounts.a.tls_pin", "", "invalid pin"},
 		{"bad min version", "[accounts.a]\ntls_min_version = \"1.4\"\n", account.ErrValue, 2, 19, "accounts.a.tls_min_version", "", "unknown TLS version"},
 		{"bad auth", "[accounts.a]\nauth = [\"SCRAM-SHA256\"]\n", account.ErrValue, 2, 1, "accounts.a.auth", "SCRAM-SHA-256", "unknown mechanism"},
+		{"bad queue", "[defaults]\nqueue = \"alwyas\"\n", account.ErrValue, 2, 9, "defaults.queue", "always", "want auto, always or never"},
+		{"queue type", "[defaults]\nflush_after_send = \"yes\"\n", account.ErrType, 2, 20, "defaults.flush_after_send", "", "expected true or false"},
 		{"bad partial", "[accounts.a]\non_partial_reject = \"abrot\"\n", account.ErrValue, 2, 21, "accounts.a.on_partial_reject", "abort", ""},
 		{"bad dsn", "[accounts.a]\ndsn_notify = \"failure,never\"\n", account.ErrValue, 2, 14, "accounts.a.dsn_notify", "", "never cannot be combined"},
 		{"bad dsn return", "[accounts.a]\ndsn_return = \"body\"\n", account.ErrValue, 2, 14, "accounts.a.dsn_return", "", ""},
@@ -412,6 +414,107 @@ func TestExample(t *testing.T) {
 	a := mustResolve(t, path, account.Layer{Account: "gmail"}, account.Layer{}, map[string]string{"HOME": "/home/alice"})
 	if a.Auth.OAuth2 == nil || a.Auth.OAuth2.Source != "token_url" {
 		t.Errorf("gmail oauth2 = %+v", a.Auth.OAuth2)
+	}
+	if a.Queue != account.QueueAuto || !a.FlushAfterSend || !a.NotifyFailures || a.QueueDir != "" {
+		t.Errorf("gmail queue settings = %q %q flush %v notify %v", a.Queue, a.QueueDir, a.FlushAfterSend, a.NotifyFailures)
+	}
+	relay := mustResolve(t, path, account.Layer{Account: "relay"}, account.Layer{}, map[string]string{"HOME": "/home/alice"})
+	if relay.LogFile != "/home/alice/.local/state/outbox/relay.log" || relay.Syslog {
+		t.Errorf("relay log = %q syslog %v", relay.LogFile, relay.Syslog)
+	}
+}
+
+// TestQueueSettings: queue, queue_dir, flush_after_send and notify_failures
+// have defaults, inherit, and are overridden by the environment and flags.
+func TestQueueSettings(t *testing.T) {
+	path := writeConfig(t, `
+default_account = "work"
+[defaults]
+queue = "Always"
+queue_dir = "spool"
+notify_failures = true
+[accounts.work]
+host = "smtp.example.com"
+[accounts.cron]
+host = "relay.example.com"
+queue = "never"
+flush_after_send = false
+`, 0o600)
+	a := mustResolve(t, path, account.Layer{}, account.Layer{}, nil)
+	if a.Queue != account.QueueAlways || a.QueueDir != filepath.Join(filepath.Dir(path), "spool") || !a.FlushAfterSend || !a.NotifyFailures {
+		t.Errorf("work: queue %q dir %q flush %v notify %v", a.Queue, a.QueueDir, a.FlushAfterSend, a.NotifyFailures)
+	}
+	if a.Origin("queue_dir") != path+":5:13" {
+		t.Errorf("queue_dir origin = %q", a.Origin("queue_dir"))
+	}
+	c := mustResolve(t, path, account.Layer{Account: "cron"}, account.Layer{}, nil)
+	if c.Queue != account.QueueNever || c.FlushAfterSend {
+		t.Errorf("cron: queue %q flush %v", c.Queue, c.FlushAfterSend)
+	}
+
+	env, err := account.FromEnv(getenv(map[string]string{
+		"OUTBOX_QUEUE": "auto", "OUTBOX_QUEUE_DIR": "/var/spool/q", "OUTBOX_FLUSH_AFTER_SEND": "off", "OUTBOX_NOTIFY_FAILURES": "no",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := mustResolve(t, path, account.Layer{}, env, nil)
+	if e.Queue != account.QueueAuto || e.QueueDir != "/var/spool/q" || e.FlushAfterSend || e.NotifyFailures {
+		t.Errorf("env: queue %q dir %q flush %v notify %v", e.Queue, e.QueueDir, e.FlushAfterSend, e.NotifyFailures)
+	}
+	if e.Origin("queue") != "environment variable OUTBOX_QUEUE" {
+		t.Errorf("queue origin = %q", e.Origin("queue"))
+	}
+	f := mustResolve(t, path, account.Layer{Queue: "never", QueueDir: "/tmp/q"}, env, nil)
+	if f.Queue != account.QueueNever || f.QueueDir != "/tmp/q" || f.Origin("queue") != "flag --queue" {
+		t.Errorf("flags: queue %q dir %q origin %q", f.Queue, f.QueueDir, f.Origin("queue"))
+	}
+
+	_, err = resolve(t, path, account.Layer{Queue: "later"}, account.Layer{}, nil)
+	if e := wantKind(t, err, account.ErrValue); e.Source != "--queue" || !strings.Contains(e.Error(), "want auto, always or never") {
+		t.Errorf("bad --queue: %v (source %q)", err, e.Source)
+	}
+	if _, err := account.FromEnv(getenv(map[string]string{"OUTBOX_FLUSH_AFTER_SEND": "maybe"})); err == nil {
+		t.Error("OUTBOX_FLUSH_AFTER_SEND=maybe accepted")
+	}
+
+	// Unset, queue is "": the command decides.
+	none := writeConfig(t, "[accounts.a]\nhost = \"x.example\"\n", 0o600)
+	if a := mustResolve(t, none, account.Layer{}, account.Layer{}, nil); a.Queue != "" || !a.FlushAfterSend || a.NotifyFailures {
+		t.Errorf("defaults: queue %q flush %v notify %v", a.Queue, a.FlushAfterSend, a.NotifyFailures)
+	}
+}
+
+// TestResolveLocal: the queue commands need no server, and fall back to
+// [defaults] when no account is picked.
+func TestResolveLocal(t *testing.T) {
+	path := writeConfig(t, `
+[defaults]
+queue_dir = "/srv/queue"
+[accounts.a]
+host = "a.example"
+[accounts.b]
+queue_dir = "/srv/b"
+`, 0o600)
+	opts := func(flags account.Layer) account.Options {
+		flags.ConfigFile = path
+		return account.Options{Flags: flags, Getenv: getenv(nil), SystemConfig: filepath.Join(t.TempDir(), "none.toml")}
+	}
+	a, err := account.ResolveLocal(opts(account.Layer{}))
+	if err != nil || a.QueueDir != "/srv/queue" || a.Name != "" {
+		t.Fatalf("no account: %+v, %v", a, err)
+	}
+	if a, err := account.ResolveLocal(opts(account.Layer{Account: "b"})); err != nil || a.QueueDir != "/srv/b" || a.Host != "" {
+		t.Errorf("b: %+v, %v", a, err)
+	}
+	if _, err := account.Resolve(opts(account.Layer{Account: "b"})); err == nil {
+		t.Error("Resolve accepted an account without a server")
+	}
+	_, err = account.ResolveLocal(opts(account.Layer{Account: "c"}))
+	wantKind(t, err, account.ErrUnknownAccount)
+	vars := map[string]string{"XDG_CONFIG_HOME": t.TempDir()}
+	if a, err := account.ResolveLocal(account.Options{Getenv: getenv(vars), SystemConfig: filepath.Join(t.TempDir(), "none.toml")}); err != nil || a.QueueDir != "" {
+		t.Errorf("no file: %+v, %v", a, err)
 	}
 }
 

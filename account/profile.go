@@ -55,6 +55,12 @@ type profile struct {
 
 	Aliases *string `toml:"aliases" path:"true"`
 	LogFile *string `toml:"log_file" path:"true"`
+	Syslog  *bool   `toml:"syslog"`
+
+	Queue          *string `toml:"queue"`
+	QueueDir       *string `toml:"queue_dir" path:"true"`
+	FlushAfterSend *bool   `toml:"flush_after_send"`
+	NotifyFailures *bool   `toml:"notify_failures"`
 
 	// origins holds where each set key came from, by key ("tls",
 	// "oauth2.token_url").

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -68,6 +69,22 @@ func LoadFor(opts Options) (*Config, error) {
 // $OUTBOX_FROM), the most specific pattern winning; default_account; the
 // only account. c may be nil when there is no file.
 func (c *Config) Resolve(opts Options) (*Account, error) {
+	return c.resolve(opts, true)
+}
+
+// ResolveLocal is [Resolve] for commands that do not connect, such as
+// those of the queue: the result may have no server, and when the rules
+// pick no account among several, [defaults] applies. It gives the
+// settings of the queue (queue_dir) as a send would see them.
+func ResolveLocal(opts Options) (*Account, error) {
+	cfg, err := LoadFor(opts)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.resolve(opts, false)
+}
+
+func (c *Config) resolve(opts Options, needServer bool) (*Account, error) {
 	e := &env{getenv: opts.getenv(), prompt: opts.Prompt, stderr: opts.Stderr}
 	opts.Flags.env, opts.Env.env = false, true
 	flags, err := opts.Flags.profile()
@@ -82,6 +99,10 @@ func (c *Config) Resolve(opts Options) (*Account, error) {
 	top.inherit(envp)
 
 	name, err := c.choose(&opts, str(top.From), opts.Flags.setsServer() || opts.Env.setsServer())
+	var ae *Error
+	if err != nil && !needServer && errors.As(err, &ae) && ae.Kind == ErrNoAccount {
+		name, err = "", nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +126,7 @@ func (c *Config) Resolve(opts Options) (*Account, error) {
 			a.FromPattern = f
 		}
 	}
-	if a.Host == "" {
+	if a.Host == "" && needServer {
 		return nil, &Error{Kind: ErrNoServer, File: path, Msg: "no server to submit to"}
 	}
 	return a, nil
@@ -303,6 +324,19 @@ func (l *Layer) profile() (*profile, error) {
 	setStr(&p.DSNReturn, l.DSNReturn, fieldDSNReturn)
 	setStr(&p.DSNEnvID, l.DSNEnvID, fieldDSNEnvID)
 	setStr(&p.OnPartialReject, l.OnPartialReject, fieldPartial)
+	setStr(&p.Queue, l.Queue, fieldQueue)
+	setStr(&p.QueueDir, l.QueueDir, fieldQueueDir)
+	for _, b := range []struct {
+		v   *bool
+		dst **bool
+		f   layerField
+	}{{l.FlushAfterSend, &p.FlushAfterSend, fieldFlushAfter}, {l.NotifyFailures, &p.NotifyFailures, fieldNotify}} {
+		if b.v != nil {
+			x := *b.v
+			*b.dst = &x
+			p.origins[b.f.key] = l.origin(b.f)
+		}
+	}
 	return p, nil
 }
 
