@@ -37,7 +37,7 @@ type delivery struct {
 
 // outcome is what happened, for the human report and for --json.
 type outcome struct {
-	Status     string            `json:"status"` // sent, partial, failed, stopped
+	Status     string            `json:"status"` // sent, partial, queued, failed, stopped
 	Server     string            `json:"server"`
 	TLS        *tlsOutcome       `json:"tls,omitempty"`
 	Auth       string            `json:"auth,omitempty"`
@@ -48,6 +48,13 @@ type outcome struct {
 	Error      *errorOutcome     `json:"error,omitempty"`
 	TimingsMS  map[string]int64  `json:"timings_ms"`
 	Extra      map[string]string `json:"-"`
+	// Queued is the queue entry made for the recipients left, if any.
+	Queued *queuedOutcome `json:"queued,omitempty"`
+
+	// result and sendErr are what the transaction returned (sendErr is
+	// the error of an earlier stage when there was none), for the queue.
+	result  *smtp.Result
+	sendErr error
 }
 
 type tlsOutcome struct {
@@ -63,6 +70,9 @@ type envelopeOutcome struct {
 type rcptOutcome struct {
 	Address  string `json:"address"`
 	Accepted bool   `json:"accepted"`
+	// Queued says the recipient was refused temporarily and is kept in
+	// the queue for a later try.
+	Queued   bool   `json:"queued,omitempty"`
 	Code     int    `json:"code,omitempty"`
 	Enhanced string `json:"enhanced,omitempty"`
 	Message  string `json:"message,omitempty"`
@@ -92,82 +102,19 @@ func deliver(ctx context.Context, d *delivery) (*outcome, error) {
 	start := time.Now()
 	mark := func(stage string) { out.TimingsMS[stage] = time.Since(start).Milliseconds(); start = time.Now() }
 
-	// The TLS configuration (CA file, client certificate) is loaded before
-	// dialling: a configuration error is reported as one (78) whether or
-	// not the server can be reached, never as a connection failure (75).
-	var tlsCfg *tls.Config
-	if d.acct.TLS.Mode != tlsconf.ModeNone {
-		cfg, err := d.acct.TLS.Config()
-		if err != nil {
-			return out, err
-		}
-		tlsCfg = cfg
-	}
-	c, err := dial(ctx, d, tlsCfg)
-	if err != nil {
+	c, err := openSession(ctx, d, out, mark)
+	if err != nil || c == nil {
+		out.sendErr = err
 		return out, err
 	}
 	defer c.Close()
-	mark("connect")
-	stop := func(stage string) bool {
-		if d.quitAfter == stage {
-			c.Quit()
-			out.Status = "stopped"
-			return true
-		}
-		return false
-	}
-	if stop("connect") {
-		return out, nil
-	}
-	if _, err := c.ReadGreeting(); err != nil {
-		c.Quit()
-		return out, err
-	}
-	mark("greeting")
-	if stop("greeting") {
-		return out, nil
-	}
-	if err := c.Hello(); err != nil {
-		c.Quit()
-		return out, err
-	}
-	mark("ehlo")
-	if stop("ehlo") {
-		return out, nil
-	}
-	if d.acct.TLS.Mode == tlsconf.ModeStartTLS || d.acct.TLS.Mode == "" {
-		// STARTTLS is required in this mode: a server that does not offer
-		// it, or refuses it, ends the session (never a plaintext fallback).
-		if err := c.StartTLS(tlsCfg); err != nil {
-			c.Quit()
-			return out, err
-		}
-		mark("tls")
-	}
-	if st, ok := c.TLSConnectionState(); ok {
-		out.TLS = &tlsOutcome{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite)}
-	}
-	if stop("tls") {
-		return out, nil
-	}
-	if err := authenticate(ctx, c, d.acct); err != nil {
-		c.Quit()
-		return out, err
-	}
-	out.Auth = c.AuthMechanism()
-	if out.Auth != "" {
-		mark("auth")
-	}
-	if stop("auth") {
-		return out, nil
-	}
 	if d.quitAfter == "mail" || d.quitAfter == "rcpt" {
 		return out, probeEnvelope(c, d, out)
 	}
 
 	res, err := c.Send(d.env, d.body, &d.send)
 	mark("transaction")
+	out.result, out.sendErr = res, err
 	if res != nil {
 		out.Size = res.Size
 		out.QueueID = res.QueueID
@@ -192,6 +139,86 @@ func deliver(ctx context.Context, d *delivery) (*outcome, error) {
 		return out, &partialError{res: res}
 	}
 	return out, nil
+}
+
+// openSession connects and prepares a session for transactions: greeting,
+// EHLO, STARTTLS and AUTH as the account requires, the same policy for a
+// send and for a flush of the queue. It fills out as it goes and calls mark
+// after each stage. With --quit-after a stage up to auth it stops there and
+// returns a nil client and no error.
+func openSession(ctx context.Context, d *delivery, out *outcome, mark func(stage string)) (*smtp.Client, error) {
+	// The TLS configuration (CA file, client certificate) is loaded before
+	// dialling: a configuration error is reported as one (78) whether or
+	// not the server can be reached, never as a connection failure (75).
+	var tlsCfg *tls.Config
+	if d.acct.TLS.Mode != tlsconf.ModeNone {
+		cfg, err := d.acct.TLS.Config()
+		if err != nil {
+			return nil, err
+		}
+		tlsCfg = cfg
+	}
+	c, err := dial(ctx, d, tlsCfg)
+	if err != nil {
+		return nil, err
+	}
+	mark("connect")
+	stop := func(stage string) bool {
+		if d.quitAfter == stage {
+			c.Quit()
+			c.Close()
+			out.Status = "stopped"
+			return true
+		}
+		return false
+	}
+	fail := func(err error) (*smtp.Client, error) {
+		c.Quit()
+		c.Close()
+		return nil, err
+	}
+	if stop("connect") {
+		return nil, nil
+	}
+	if _, err := c.ReadGreeting(); err != nil {
+		return fail(err)
+	}
+	mark("greeting")
+	if stop("greeting") {
+		return nil, nil
+	}
+	if err := c.Hello(); err != nil {
+		return fail(err)
+	}
+	mark("ehlo")
+	if stop("ehlo") {
+		return nil, nil
+	}
+	if d.acct.TLS.Mode == tlsconf.ModeStartTLS || d.acct.TLS.Mode == "" {
+		// STARTTLS is required in this mode: a server that does not offer
+		// it, or refuses it, ends the session (never a plaintext fallback).
+		if err := c.StartTLS(tlsCfg); err != nil {
+			return fail(err)
+		}
+		mark("tls")
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		out.TLS = &tlsOutcome{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite)}
+	}
+	if stop("tls") {
+		return nil, nil
+	}
+	if err := authenticate(ctx, c, d.acct); err != nil {
+		return fail(err)
+	}
+	out.Auth = c.AuthMechanism()
+	if out.Auth != "" {
+		mark("auth")
+	}
+	if stop("auth") {
+		return nil, nil
+	}
+	return c, nil
 }
 
 // probeEnvelope sends MAIL and the RCPTs without data (--quit-after mail or

@@ -61,6 +61,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, version string) *cli.App 
 			sinkCommand(),
 			configCommand(),
 			probeCommand(),
+			queueCommand(),
 		},
 	}
 	setUsageErrors("", app.Commands)

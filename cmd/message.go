@@ -240,6 +240,15 @@ func (m *preparedMessage) reader(acct *account.Account, req *sendRequest) (io.Re
 	return message.NewReader(m.header, &readErrTag{r: m.body}), nil
 }
 
+// messageID is the Message-ID of the message, for the delivery log, once
+// the header is final; "" for a composed message.
+func (m *preparedMessage) messageID() string {
+	if m.header == nil {
+		return ""
+	}
+	return strings.TrimSpace(m.header.Get("Message-ID"))
+}
+
 // sizeEstimate is the size of the message to declare with SIZE=, when the
 // input's size is known.
 func (m *preparedMessage) sizeEstimate() int64 {

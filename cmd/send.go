@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/outbox-smtp/outbox/account"
+	"github.com/outbox-smtp/outbox/queue"
 	"github.com/outbox-smtp/outbox/smtp"
 	"github.com/urfave/cli/v2"
 )
@@ -32,6 +33,8 @@ const (
 	flagSendVerbose   = "verbose"
 	flagSendQuitAfter = "quit-after"
 	flagSendNoChunk   = "no-chunking"
+	flagSendQueue     = "queue"
+	flagQueueDir      = "queue-dir"
 )
 
 // sendRequest is outbox send's command line as a plain value.
@@ -46,6 +49,9 @@ type sendRequest struct {
 	verbose        int
 	quitAfter      string
 	noChunking     bool
+	// defaultQueue is the queue mode when neither a flag, the environment
+	// nor the account sets one: never for send, auto in sendmail mode.
+	defaultQueue account.QueueMode
 	// sendmail mode
 	ignoreDots bool   // without -i, a lone "." ends the input
 	fullName   string // -F
@@ -81,6 +87,8 @@ func sendCommand() *cli.Command {
 		&cli.BoolFlag{Name: flagSendVerbose, Aliases: []string{"v"}, Count: &verbose, Usage: "show the protocol transcript on standard error (-vv: with the message data)"},
 		&cli.StringFlag{Name: flagSendQuitAfter, Usage: "stop after `STAGE`: connect, greeting, ehlo, tls, auth, mail or rcpt"},
 		&cli.BoolFlag{Name: flagSendNoChunk, Usage: "use DATA even when the server offers CHUNKING", Hidden: true},
+		&cli.StringFlag{Name: flagSendQueue, Usage: "`MODE`: never (the default here) reports a temporary failure (exit 75); auto queues the message then and exits 0; always only queues it"},
+		queueDirFlag(),
 	)
 	return &cli.Command{
 		Name:      "send",
@@ -175,7 +183,10 @@ func sendRequestFrom(c *cli.Context) (*sendRequest, error) {
 		quitAfter:      c.String(flagSendQuitAfter),
 		noChunking:     c.Bool(flagSendNoChunk),
 		ignoreDots:     true,
+		defaultQueue:   account.QueueNever,
 	}
+	req.flags.Queue = c.String(flagSendQueue)
+	req.flags.QueueDir = c.String(flagQueueDir)
 	// urfave/cli stops at the first argument that is not a flag: a flag
 	// after a recipient would silently become a recipient.
 	for _, r := range req.recipients {
@@ -261,6 +272,11 @@ func runSend(ctx context.Context, req *sendRequest, stdin io.Reader, stdout, std
 	if req.dryRun {
 		return dryRun(stdout, acct, env, body)
 	}
+	mode := queueMode(acct, req)
+	if mode == account.QueueAlways {
+		out, err := queueOnly(acct, env, body)
+		return report(req, stdout, out, err)
+	}
 	d := &delivery{
 		acct:      acct,
 		env:       env,
@@ -278,7 +294,45 @@ func runSend(ctx context.Context, req *sendRequest, stdin io.Reader, stdout, std
 		d.trace = newTraceWriter(stderr)
 		d.traceData = req.verbose > 1
 	}
+	var tee *spoolTee
+	if mode == account.QueueAuto {
+		// The queue is opened only when the message needs it: a small
+		// message delivered at once leaves nothing on disk.
+		tee = newSpoolTee(body, func() (*queue.Spool, error) {
+			dir, err := queueDir(acct)
+			if err != nil {
+				return nil, err
+			}
+			q, err := openQueue(dir, true, nil)
+			if err != nil {
+				return nil, err
+			}
+			return q.NewSpool()
+		})
+		d.body = tee
+	}
 	out, err := deliver(ctx, d)
+	if tee != nil {
+		if err != nil && out != nil {
+			err = queueLeft(tee, acct, env, out, err, stderr)
+		} else {
+			tee.discard()
+		}
+	}
+	if out != nil && out.Status != "stopped" {
+		logs := newDeliveryLogs(stderr)
+		logs.log(acct, sendRecord(acct, env, out, msg.messageID()))
+		logs.Close()
+	}
+	if err == nil && out != nil && (out.Status == "sent" || out.Status == "partial") {
+		flushAfterSend(ctx, acct, req.flags.ConfigFile, stderr)
+	}
+	return report(req, stdout, out, err)
+}
+
+// report prints the outcome with --json and returns the error to exit
+// with.
+func report(req *sendRequest, stdout io.Writer, out *outcome, err error) error {
 	if out != nil && err != nil {
 		out.Error = errorOutcomeFor(err)
 	}

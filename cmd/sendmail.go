@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/outbox-smtp/outbox/account"
 	"github.com/outbox-smtp/outbox/smtp"
 	"github.com/urfave/cli/v2"
 )
@@ -34,7 +36,8 @@ func sendmailCommand() *cli.Command {
 			"  -f ADDR   envelope sender (also -r)    -F NAME  full name for an added From\n" +
 			"  -N DSN    never, or success,failure,delay    -R full|hdrs    -V ENVID\n" +
 			"  -B 8BITMIME|7BIT    -C FILE configuration    -v transcript\n" +
-			"  -bp       print the queue    -bs  (not supported: exits 64)\n" +
+			"  -bp       print the queue (as mailq)    -q   send every queued message now\n" +
+			"  -odq      only queue the message        -bs  (not supported: exits 64)\n" +
 			"  -oem -oee -odi -odb -bm -L -h -m -n -G -U -Am -Ac -O -oX are accepted and ignored",
 		Action: func(c *cli.Context) error {
 			// "outbox sendmail --help" asks outbox, like every other
@@ -62,14 +65,23 @@ func runSendmail(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if err != nil {
 		return err
 	}
+	loc := queueLocation{configFile: a.Config}
 	switch a.Mode {
 	case modePrintQueue:
-		// outbox keeps no queue yet: every message is submitted at once or
-		// reported as failed, so there is never anything waiting.
-		_, err := fmt.Fprintln(stdout, "Mail queue is empty")
-		return err
-	case modeFlushQueue:
+		q, err := loc.open(stderr, false, nil)
+		if err != nil {
+			return err
+		}
+		es, err := allEntries(q)
+		if err != nil {
+			return err
+		}
+		printMailq(stdout, es)
 		return nil
+	case modeFlushQueue:
+		// As Postfix's sendmail -q: every queued message, now; an
+		// interval (-q30m) starts no daemon and is ignored.
+		return runQueueFlush(ctx, flushRequest{loc: loc, all: true, wait: true, verbose: a.Verbose}, stdout, stderr)
 	case modeSMTPStdio:
 		return &UsageError{
 			Err:  fmt.Errorf("sendmail -bs (SMTP on standard input) is not supported"),
@@ -82,6 +94,13 @@ func runSendmail(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		ignoreDots:     a.IgnoreDots,
 		fullName:       a.FullName,
 		verbose:        a.Verbose,
+		// A cron job or a daemon has no one to retry: keep the message when
+		// the server cannot take it now.
+		defaultQueue: account.QueueAuto,
+	}
+	if slices.Contains(a.Ignored, "-odq") {
+		// Sendmail's "queue only" delivery mode.
+		req.flags.Queue = string(account.QueueAlways)
 	}
 	req.flags.ConfigFile = a.Config
 	req.flags.From = a.From

@@ -2,7 +2,7 @@
 
 function __fish_outbox_no_subcommand --description 'Test if there has been any subcommand yet'
     for i in (commandline -opc)
-        if contains -- $i send sendmail version completion sink config check show example probe
+        if contains -- $i send sendmail version completion sink config check show example probe queue list show flush remove purge
             return 1
         end
     end
@@ -47,6 +47,8 @@ complete -c outbox -n '__fish_seen_subcommand_from send' -f -l dry-run -d 'print
 complete -c outbox -n '__fish_seen_subcommand_from send' -f -l json -d 'print the result as one JSON object on standard output'
 complete -c outbox -n '__fish_seen_subcommand_from send' -f -l verbose -s v -d 'show the protocol transcript on standard error (-vv: with the message data)'
 complete -c outbox -n '__fish_seen_subcommand_from send' -f -l quit-after -r -d 'stop after `STAGE`: connect, greeting, ehlo, tls, auth, mail or rcpt'
+complete -c outbox -n '__fish_seen_subcommand_from send' -f -l queue -r -d '`MODE`: never (the default here) reports a temporary failure (exit 75); auto queues the message then and exits 0; always only queues it'
+complete -c outbox -n '__fish_seen_subcommand_from send' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
 complete -c outbox -n '__fish_seen_subcommand_from sendmail' -f -l help -s h -d 'show help'
 complete -r -c outbox -n '__fish_outbox_no_subcommand' -a 'sendmail' -d 'behave as sendmail: read a message on standard input and submit it'
 complete -c outbox -n '__fish_seen_subcommand_from version' -f -l help -s h -d 'show help'
@@ -135,3 +137,33 @@ complete -c outbox -n '__fish_seen_subcommand_from probe' -f -l auth-mech -r -d 
 complete -c outbox -n '__fish_seen_subcommand_from probe' -f -l rcpt -r -d 'check that the server would accept `ADDRESS` as a recipient: MAIL, RCPT, RSET, no data (repeatable; the sender is -f/--from, else <>)'
 complete -c outbox -n '__fish_seen_subcommand_from probe' -f -l json -d 'print the report as one JSON object on standard output'
 complete -c outbox -n '__fish_seen_subcommand_from probe' -f -l verbose -s v -d 'show the protocol transcript on standard error (secrets redacted)'
+complete -c outbox -n '__fish_seen_subcommand_from queue' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_outbox_no_subcommand' -a 'queue' -d 'list, show, flush and remove the messages kept for a later try'
+complete -c outbox -n '__fish_seen_subcommand_from list' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_seen_subcommand_from queue' -a 'list' -d 'list the queued messages, and those given up on'
+complete -c outbox -n '__fish_seen_subcommand_from list' -f -l config -s C -r -d 'read the configuration from `FILE` (default: $OUTBOX_CONFIG, ~/.config/outbox/config.toml, /etc/outbox/config.toml)'
+complete -c outbox -n '__fish_seen_subcommand_from list' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
+complete -c outbox -n '__fish_seen_subcommand_from list' -f -l json -d 'print the entries as a JSON array'
+complete -c outbox -n '__fish_seen_subcommand_from show' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_seen_subcommand_from queue' -a 'show' -d 'show a queued message: its envelope, its state and its header'
+complete -c outbox -n '__fish_seen_subcommand_from show' -f -l config -s C -r -d 'read the configuration from `FILE` (default: $OUTBOX_CONFIG, ~/.config/outbox/config.toml, /etc/outbox/config.toml)'
+complete -c outbox -n '__fish_seen_subcommand_from show' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
+complete -c outbox -n '__fish_seen_subcommand_from show' -f -l json -d 'print the entry as JSON'
+complete -c outbox -n '__fish_seen_subcommand_from show' -f -l message -d 'print the message exactly as it will be sent, and nothing else'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_seen_subcommand_from queue' -a 'flush' -d 'send the queued messages that are due, or those named'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l config -s C -r -d 'read the configuration from `FILE` (default: $OUTBOX_CONFIG, ~/.config/outbox/config.toml, /etc/outbox/config.toml)'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l all -d 'send every queued message, due or not'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l wait -d 'wait for a flush running elsewhere to end, instead of leaving the work to it'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l json -d 'print what was done as JSON'
+complete -c outbox -n '__fish_seen_subcommand_from flush' -f -l verbose -s v -d 'print one line per message tried (-vv: with the protocol transcript on standard error)'
+complete -c outbox -n '__fish_seen_subcommand_from remove' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_seen_subcommand_from queue' -a 'remove' -d 'remove queued messages, or failed ones, without sending them'
+complete -c outbox -n '__fish_seen_subcommand_from remove' -f -l config -s C -r -d 'read the configuration from `FILE` (default: $OUTBOX_CONFIG, ~/.config/outbox/config.toml, /etc/outbox/config.toml)'
+complete -c outbox -n '__fish_seen_subcommand_from remove' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
+complete -c outbox -n '__fish_seen_subcommand_from purge' -f -l help -s h -d 'show help'
+complete -r -c outbox -n '__fish_seen_subcommand_from queue' -a 'purge' -d 'remove the messages, queued or failed, older than a duration'
+complete -c outbox -n '__fish_seen_subcommand_from purge' -f -l config -s C -r -d 'read the configuration from `FILE` (default: $OUTBOX_CONFIG, ~/.config/outbox/config.toml, /etc/outbox/config.toml)'
+complete -c outbox -n '__fish_seen_subcommand_from purge' -f -l queue-dir -r -d 'keep the queue in `DIR` (default: queue_dir, $OUTBOX_QUEUE_DIR, $XDG_STATE_HOME/outbox/queue)'
+complete -c outbox -n '__fish_seen_subcommand_from purge' -f -l older-than -r -d 'remove what was queued more than `DURATION` ago (such as 12h or 7d)'
