@@ -128,8 +128,11 @@ func queueCommand() *cli.Command {
 			{
 				Name:  "purge",
 				Usage: "remove the messages, queued or failed, older than a duration",
-				Flags: common(&cli.StringFlag{Name: flagQueueOlderThan, Usage: "remove what was queued more than `DURATION` ago (such as 12h or 7d)", Required: true}),
+				Flags: common(&cli.StringFlag{Name: flagQueueOlderThan, Usage: "remove what was queued more than `DURATION` ago (such as 12h or 7d)"}),
 				Action: func(c *cli.Context) error {
+					if !c.IsSet(flagQueueOlderThan) {
+						return &UsageError{Err: errors.New("queue purge needs --older-than DURATION"), Hint: "--older-than 0s removes everything"}
+					}
 					d, err := parseAge(c.String(flagQueueOlderThan))
 					if err != nil {
 						return &UsageError{Err: fmt.Errorf("--older-than: %w", err), Hint: "give a duration such as 90m, 12h or 7d"}

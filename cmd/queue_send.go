@@ -203,6 +203,12 @@ func queueLeft(t *spoolTee, acct *account.Account, env *smtp.Envelope, out *outc
 		lastErr = judged.Recipients[deferred[0]].Err
 	}
 	qenv := queue.NewEnvelope(acct.Name, env).Subset(deferred)
+	for j, i := range deferred {
+		if ro := judged.Recipients[i]; ro.Err != nil && ro.Err != sendErr {
+			// The recipient's own temporary refusal.
+			qenv.Recipients[j].LastError = ro.Err.Error()
+		}
+	}
 	e, qerr := t.commit(qenv, lastErr)
 	if qerr != nil {
 		fmt.Fprintf(stderr, "outbox: warning: the message could not be queued: %s\n", oneLine(qerr.Error()))
