@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -525,26 +526,42 @@ func flushOutcome(r queue.EntryReport) flushEntryOutcome {
 	return o
 }
 
-// line is the one-line summary of an attempt, for -v.
+// line is the one-line summary of an attempt, for -v: the recipients
+// grouped by what became of them.
 func (o flushEntryOutcome) line() string {
-	var delivered, other []string
+	type group struct {
+		fate, err string
+		addrs     []string
+	}
+	var groups []*group
 	for _, r := range o.Recipients {
-		if r.Fate == "delivered" {
-			delivered = append(delivered, r.Address)
-		} else if r.Error != "" {
-			other = append(other, r.Address+" "+r.Fate+": "+r.Error)
-		} else {
-			other = append(other, r.Address+" "+r.Fate)
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.fate == r.Fate && g.err == r.Error })
+		if i < 0 {
+			groups = append(groups, &group{fate: r.Fate, err: r.Error})
+			i = len(groups) - 1
+		}
+		groups[i].addrs = append(groups[i].addrs, r.Address)
+	}
+	var parts []string
+	for _, g := range groups {
+		list := strings.Join(g.addrs, ", ")
+		switch {
+		case g.fate == "delivered":
+			parts = append(parts, "delivered to "+list)
+		case g.err != "":
+			parts = append(parts, list+" "+g.fate+": "+g.err)
+		default:
+			parts = append(parts, list+" "+g.fate)
 		}
 	}
-	s := o.ID + ": " + o.Result
-	if len(delivered) > 0 {
-		s += " to " + strings.Join(delivered, ", ")
-	}
-	if len(other) > 0 {
-		s += "; " + strings.Join(other, "; ")
-	} else if o.Error != "" {
-		s += ": " + o.Error
+	s := o.ID + ": "
+	switch {
+	case o.Result == "delivered":
+		s += strings.Join(parts, "; ")
+	case len(parts) == 0:
+		s += o.Result + ": " + o.Error
+	default:
+		s += o.Result + ": " + strings.Join(parts, "; ")
 	}
 	if o.NextAttempt != nil {
 		s += "; next try at " + o.NextAttempt.Local().Format("2006-01-02 15:04:05")
@@ -585,6 +602,15 @@ func runQueueFlush(ctx context.Context, req flushRequest, stdout, stderr io.Writ
 			return writeJSON(stdout, rep)
 		}
 		return nil
+	}
+	for _, id := range req.ids {
+		e, err := q.Get(id)
+		if err != nil {
+			return entryError(id, err)
+		}
+		if e.State != queue.StateQueued {
+			return &UsageError{Err: fmt.Errorf("queue entry %s was given up on and is not sent again", id), Hint: fmt.Sprintf("'outbox queue show %s' says why", id)}
+		}
 	}
 	d := &queueDialer{src: src, stderr: stderr}
 	if req.verbose > 1 {
