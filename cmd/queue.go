@@ -67,12 +67,21 @@ func queueCommand() *cli.Command {
 		Description: "Messages whose delivery failed temporarily (with --queue auto, the default in\n" +
 			"sendmail mode) or that were only queued (--queue always) wait in the queue.\n" +
 			"'outbox queue flush', from cron or a systemd timer, sends those that are due.",
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return &UsageError{Err: fmt.Errorf("unknown command \"queue %s\"", c.Args().First()), Hint: "run 'outbox queue --help' for its commands"}
+			}
+			return cli.ShowSubcommandHelp(c)
+		},
 		Subcommands: []*cli.Command{
 			{
 				Name:  "list",
 				Usage: "list the queued messages, and those given up on",
 				Flags: common(&cli.BoolFlag{Name: flagQueueJSON, Usage: "print the entries as a JSON array"}),
 				Action: func(c *cli.Context) error {
+					if c.Args().Present() {
+						return &UsageError{Err: errors.New("queue list takes no arguments"), Hint: "'outbox queue show ID' shows one entry"}
+					}
 					return runQueueList(queueLocationFrom(c), c.Bool(flagQueueJSON), c.App.Writer, c.App.ErrWriter)
 				},
 			},
@@ -131,6 +140,9 @@ func queueCommand() *cli.Command {
 				Usage: "remove the messages, queued or failed, older than a duration",
 				Flags: common(&cli.StringFlag{Name: flagQueueOlderThan, Usage: "remove what was queued more than `DURATION` ago (such as 12h or 7d)"}),
 				Action: func(c *cli.Context) error {
+					if c.Args().Present() {
+						return &UsageError{Err: errors.New("queue purge takes no arguments"), Hint: "'outbox queue remove ID...' removes entries by ID"}
+					}
 					if !c.IsSet(flagQueueOlderThan) {
 						return &UsageError{Err: errors.New("queue purge needs --older-than DURATION"), Hint: "--older-than 0s removes everything"}
 					}

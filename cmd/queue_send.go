@@ -46,7 +46,8 @@ func queueDir(acct *account.Account) (string, error) {
 	}
 	d, err := queue.DefaultDir()
 	if err != nil {
-		return "", fmt.Errorf("the queue directory: %w (set queue_dir or %s)", err, account.EnvQueueDir)
+		// A configuration problem: there is nowhere to put the queue.
+		return "", &account.Error{Kind: account.ErrValue, Key: "queue_dir", Msg: "no default queue directory: " + err.Error(), Err: err}
 	}
 	return d, nil
 }
