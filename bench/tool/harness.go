@@ -53,7 +53,7 @@ func runHarness(args []string) error {
 	notes := fs.String("notes", "", "append the Markdown `FILE` (diagnosis) to the report")
 	fs.StringVar(&h.build, "build", "release", "how the binaries were built, for the report: release or default")
 	fs.BoolVar(&h.quick, "quick", false, "few rounds and no 1 GiB message: a smoke test of the harness, not a measurement")
-	only := fs.String("only", "", "run only these comma-separated `PARTS`: plain,tls,throughput,memory,rtt,batch,startup")
+	only := fs.String("only", "", "run only these comma-separated `PARTS`: plain,tls,throughput,memory,rtt,batch,queue,startup")
 	fs.IntVar(&h.rounds, "rounds", 31, "measured `N` rounds of each millisecond measurement")
 	fs.DurationVar(&h.rtt, "rtt", 100*time.Millisecond, "round-trip `TIME` injected by the proxy")
 	fs.Parse(args)
@@ -119,6 +119,7 @@ func runHarness(args []string) error {
 		{"memory", h.memory},
 		{"rtt", h.roundTrips},
 		{"batch", h.batch},
+		{"queue", h.queueFlush},
 		{"startup", h.startup},
 	}
 	for _, p := range parts {
