@@ -43,7 +43,9 @@ func ParseEHLO(lines []string) *Extensions {
 		// Some servers still send the pre-standard "AUTH=LOGIN PLAIN".
 		if k, v, ok := strings.Cut(kw, "="); ok && strings.EqualFold(k, "AUTH") {
 			kw = k
-			params = append([]string{v}, params...)
+			if v != "" {
+				params = append([]string{v}, params...)
+			}
 		}
 		if !validKeyword(kw) {
 			e.Invalid = append(e.Invalid, l)
@@ -123,7 +125,7 @@ func (e *Extensions) AuthMechanisms() []string {
 		}
 		for _, m := range x.Params {
 			m = strings.ToUpper(m)
-			if !seen[m] {
+			if m != "" && !seen[m] {
 				seen[m] = true
 				out = append(out, m)
 			}

@@ -107,6 +107,9 @@ func TestParseEHLO(t *testing.T) {
 	if len(ext.Invalid) != 1 {
 		t.Errorf("invalid: %q", ext.Invalid)
 	}
+	if m := ParseEHLO([]string{"x", "AUTH=", "AUTH"}).AuthMechanisms(); len(m) != 0 {
+		t.Errorf("empty AUTH= gave mechanisms %q", m)
+	}
 	if _, ok := ParseEHLO([]string{"x", "SIZE"}).Size(); !ok {
 		t.Error("SIZE without value")
 	}
