@@ -224,6 +224,9 @@ func (m *preparedMessage) reader(acct *account.Account, req *sendRequest) (io.Re
 		// cron's "To: root": the header gets the domain the envelope got
 		// (Postfix's append_at_myorigin), so no server sees a bare name.
 		QualifyDomain: senderDomain(acct),
+		// An added Message-ID names the sender's domain, not whatever a
+		// bare From (cron's root) leaves.
+		MessageIDDomain: senderDomain(acct),
 	}
 	if acct.AddHeaders.From && !m.header.Has("From") {
 		from := acct.From

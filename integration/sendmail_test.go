@@ -147,6 +147,11 @@ func TestSendmailCron(t *testing.T) {
 			if d, id := fields.get("Date"), fields.get("Message-ID"); len(d) != 1 || len(id) != 1 || !regexp.MustCompile(`^<[^<>@\s]+@[^<>@\s]+>$`).MatchString(id[0]) {
 				t.Fatalf("want one added Date and one Message-ID, got %q and %q\n%s", d, id, head)
 			}
+			// The added Message-ID names the sender's domain, as the
+			// qualified From does, not "localhost".
+			if id := fields.get("Message-ID")[0]; !strings.HasSuffix(id, "@"+e.Domain+">") {
+				t.Fatalf("added Message-ID %s: want one in the sender's domain %s\n%s", id, e.Domain, head)
+			}
 		})
 	}
 }
