@@ -88,7 +88,7 @@ func (h *harness) report(started time.Time, took time.Duration, loadBefore, load
 		b.WriteString(s + "\n")
 	}
 	b.WriteString("## How to run\n\n")
-	b.WriteString("```sh\nbench/run            # installs msmtp, swaks, postfix (smtp-sink, smtp-source) and GNU time when missing; about 10 minutes\nbench/run --quick    # a smoke test of the harness: few rounds, no 1 GiB message\nbench/run --only plain,tls   # some parts: plain,tls,throughput,memory,rtt,batch,queue,startup\n```\n\n")
+	b.WriteString("```sh\nbench/run            # installs msmtp, swaks, postfix (smtp-sink, smtp-source) and GNU time when missing; about 5 minutes on 2 cores\nbench/run --quick    # a smoke test of the harness: few rounds, no 1 GiB message\nbench/run --only plain,tls   # some parts: plain,tls,throughput,memory,rtt,batch,queue,startup\n```\n\n")
 	b.WriteString("It needs about 2.5 GiB free in the scratch directory (`$BENCH_DIR`, default a new temporary directory) for the test messages, listens and connects on 127.0.0.1 only, and ends every server it started. Measure on a quiet machine: the load average before and after is recorded above.\n\n")
 	b.WriteString("Go benchmarks of the hot paths, without the harness:\n\n```sh\ngo test -run '^$' -bench . -benchmem ./smtp ./message\n```\n\n")
 	b.WriteString("## Commands measured\n\n`$W` is the scratch directory, `$SMTP_SINK`, `$DISCARD`, … the loopback addresses of the servers, `benchtool` is `bench/tool` built, `hello` is `bench/hello` built.\n\nServers: `smtp-sink -u nobody $SMTP_SINK 256`; `benchtool discard -tls none`; `benchtool discard -tls starttls -auth -write-ca $W/discard-tls-ca.pem`; for the round trips, `benchtool discard` per mode behind `benchtool proxy`.\n\n")
