@@ -24,6 +24,14 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version stri
 	case "mailq":
 		err = runSendmail(context.Background(), append([]string{"-bp"}, args[1:]...), stdin, stdout, stderr)
 	default:
+		if len(args) == 2 && args[1] == "version" {
+			// The common start-up probe, answered without building every
+			// command's flags.
+			if _, err := fmt.Fprintf(stdout, "outbox %s\n", resolveVersion(version)); err != nil {
+				return ExitIOErr
+			}
+			return ExitOK
+		}
 		app := newApp(stdin, stdout, stderr, resolveVersion(version))
 		err = app.Run(args)
 	}

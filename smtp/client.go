@@ -147,7 +147,9 @@ func (c *Client) setReader(r io.Reader) {
 	c.br = bufio.NewReaderSize(r, 4096)
 	enhanced := c.rr != nil && c.rr.enhanced
 	c.rr = NewReplyReader(c.br, c.opts.Limits, enhanced)
-	c.rr.onLine = c.trace.server
+	if c.trace.enabled() {
+		c.rr.onLine = c.trace.server
+	}
 }
 
 func (c *Client) implicitTLS(tc *tls.Conn) {
@@ -292,7 +294,9 @@ func (c *Client) queueLine(line, shown string, max int) error {
 	if err := checkLine(line, max); err != nil {
 		return err
 	}
-	c.trace.client(shown)
+	if c.trace.enabled() {
+		c.trace.client(shown)
+	}
 	c.bw.WriteString(line)
 	_, err := c.bw.WriteString("\r\n")
 	return err

@@ -193,7 +193,7 @@ func (t *txn) writeData(p *pipe) error {
 	}
 	st := bw.Stats()
 	t.res.Size, t.res.Lines = st.BytesOut-int64(len(endOfData)), st.Lines
-	if !c.opts.TraceData {
+	if c.trace.enabled() && !c.opts.TraceData {
 		c.trace.client(fmt.Sprintf("<message data: %d octets, %d lines>", t.res.Size, st.Lines))
 		c.trace.client(".")
 	}
@@ -230,7 +230,7 @@ func (t *txn) writeChunks(p *pipe) error {
 			return err
 		}
 		c.cw.timeout = c.tm.DataBlock
-		if !c.opts.TraceData {
+		if c.trace.enabled() && !c.opts.TraceData {
 			c.trace.client(fmt.Sprintf("<message data: %d octets>", len(chunk)))
 		}
 		if _, err := c.bw.Write(chunk); err != nil {
