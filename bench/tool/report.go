@@ -61,7 +61,7 @@ func (h *harness) report(started time.Time, took time.Duration, loadBefore, load
 	fmt.Fprintf(&b, "- Date: %s (UTC), the run took %s\n", started.UTC().Format("2006-01-02 15:04"), took.Round(time.Second))
 	fmt.Fprintf(&b, "- Machine: %s, %d logical CPUs, %s of memory, Linux %s\n", cpuModel(), runtime.NumCPU(), memTotal(), strings.TrimSpace(string(kernel)))
 	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after\n", loadBefore, loadAfter)
-	how := "as released: `CGO_ENABLED=0 go build -trimpath -ldflags \"-s -w\"`, like the hello world"
+	how := "as released: `CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags \"-s -w\"`, like the hello world"
 	if h.build == "default" {
 		how = "with a plain `go build` (cgo on: dynamically linked), the hello world too"
 	}
