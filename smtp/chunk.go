@@ -3,11 +3,10 @@ package smtp
 import "errors"
 
 // DefaultChunkSize is the BDAT chunk size a [ChunkWriter] uses when given
-// none. RFC 3030 sets no limit. With PIPELINING chunks cost no round trip,
-// so the size only bounds memory: 256 KiB keeps the peak the same for a
-// 1 MiB and a 1 GiB message while the BDAT lines stay a negligible share
-// of the bytes.
-const DefaultChunkSize = 256 << 10
+// none. RFC 3030 sets no limit; 1 MiB keeps the per-chunk cost (a command,
+// a reply, a hand-over between the writing and reading goroutines) a
+// negligible share of the time while bounding memory.
+const DefaultChunkSize = 1 << 20
 
 // minChunkBuf is the first buffer a ChunkWriter allocates, so that a short
 // message does not cost a whole chunk of memory.
@@ -113,14 +112,19 @@ func (c *ChunkWriter) send(chunk []byte, last bool) error {
 	return nil
 }
 
-// reserve makes room for k more bytes, growing the buffer geometrically but
-// never past the chunk size.
+// reserve makes room for k more bytes: a small buffer for a short message,
+// else the whole chunk at once, so that a long message allocates once and
+// its peak memory is the same whatever its size (growing by doubling would
+// leave a chunk's worth of garbage behind).
 func (c *ChunkWriter) reserve(k int) {
 	need := len(c.buf) + k
 	if need <= cap(c.buf) {
 		return
 	}
-	n := min(max(2*cap(c.buf), need, minChunkBuf), c.size)
+	n := c.size
+	if need <= minChunkBuf {
+		n = min(minChunkBuf, c.size)
+	}
 	buf := make([]byte, len(c.buf), n)
 	copy(buf, c.buf)
 	c.buf = buf
