@@ -302,12 +302,7 @@ func TestSizeLimit(t *testing.T) {
 func Test8BitWithout8BITMIME(t *testing.T) {
 	conn, wait := startFake(t, func(f *fake) {
 		f.greet()
-		f.expect("MAIL FROM:<a@example.org>")
-		f.reply("250 ok")
-		f.expect("RCPT TO:<b@example.org>")
-		f.reply("250 ok")
-		f.expect("DATA")
-		f.reply("354 go")
+		f.openData()
 		f.hang()
 		if got := f.Got(); strings.Contains(got, "\r\n.\r\n") {
 			t.Errorf("client ended the data: %q", got)
@@ -396,12 +391,7 @@ func TestSMTPUTF8AndDSNParameters(t *testing.T) {
 func TestConnectionLostInData(t *testing.T) {
 	conn, wait := startFake(t, func(f *fake) {
 		f.greet()
-		f.expect("MAIL FROM:<a@example.org>")
-		f.reply("250 ok")
-		f.expect("RCPT TO:<b@example.org>")
-		f.reply("250 ok")
-		f.expect("DATA")
-		f.reply("354 go")
+		f.openData()
 		f.bytes(1000)
 		f.conn.(*net.TCPConn).SetLinger(0)
 	})
@@ -430,12 +420,7 @@ func TestOutcomeUnknown(t *testing.T) {
 				f.bytes(3)
 			} else {
 				f.greet()
-				f.expect("MAIL FROM:<a@example.org>")
-				f.reply("250 ok")
-				f.expect("RCPT TO:<b@example.org>")
-				f.reply("250 ok")
-				f.expect("DATA")
-				f.reply("354 go")
+				f.openData()
 				f.data()
 			}
 		})

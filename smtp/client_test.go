@@ -255,12 +255,7 @@ func TestSmugglingBodies(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			conn, wait := startFake(t, func(f *fake) {
 				f.greet()
-				f.expect("MAIL FROM:<a@example.org>")
-				f.reply("250 ok")
-				f.expect("RCPT TO:<b@example.org>")
-				f.reply("250 ok")
-				f.expect("DATA")
-				f.reply("354 go")
+				f.openData()
 				got := f.data()
 				if i := strings.Index(got, "\r\n.\r\n"); i >= 0 && i != len(got)-5 {
 					t.Errorf("end-of-data inside the data at %d: %q", i, got)
@@ -293,12 +288,7 @@ func TestTraceRedactsAndSummarises(t *testing.T) {
 		f.reply("334 UGFzc3dvcmQ6")
 		f.expect("c2VjcmV0")
 		f.reply("235 2.7.0 ok")
-		f.expect("MAIL FROM:<a@example.org>")
-		f.reply("250 ok")
-		f.expect("RCPT TO:<b@example.org>")
-		f.reply("250 ok")
-		f.expect("DATA")
-		f.reply("354 go")
+		f.openData()
 		f.data()
 		f.reply("250 ok")
 	})

@@ -188,6 +188,19 @@ func (f *fake) startTLS(cert tls.Certificate) bool {
 	return true
 }
 
+// openData accepts MAIL FROM:<a@example.org> and RCPT TO:<b@example.org>
+// one at a time, and answers DATA with 354: the opening of most scripted
+// transactions without PIPELINING.
+func (f *fake) openData() {
+	f.t.Helper()
+	f.expect("MAIL FROM:<a@example.org>")
+	f.reply("250 ok")
+	f.expect("RCPT TO:<b@example.org>")
+	f.reply("250 ok")
+	f.expect("DATA")
+	f.reply("354 go")
+}
+
 // greet sends a greeting and answers EHLO with the given extensions.
 func (f *fake) greet(ext ...string) {
 	f.reply("220 mx.example.org ESMTP")

@@ -142,12 +142,7 @@ func TestTraceData(t *testing.T) {
 	var trace bytes.Buffer
 	conn, wait := startFake(t, func(f *fake) {
 		f.greet()
-		f.expect("MAIL FROM:<a@example.org>")
-		f.reply("250 ok")
-		f.expect("RCPT TO:<b@example.org>")
-		f.reply("250 ok")
-		f.expect("DATA")
-		f.reply("354 go")
+		f.openData()
 		f.data()
 		f.reply("250 ok")
 	})
