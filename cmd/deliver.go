@@ -37,17 +37,16 @@ type delivery struct {
 
 // outcome is what happened, for the human report and for --json.
 type outcome struct {
-	Status     string            `json:"status"` // sent, partial, queued, failed, stopped
-	Server     string            `json:"server"`
-	TLS        *tlsOutcome       `json:"tls,omitempty"`
-	Auth       string            `json:"auth,omitempty"`
-	Envelope   envelopeOutcome   `json:"envelope"`
-	Recipients []rcptOutcome     `json:"recipients"`
-	QueueID    string            `json:"queue_id,omitempty"`
-	Size       int64             `json:"size"`
-	Error      *errorOutcome     `json:"error,omitempty"`
-	TimingsMS  map[string]int64  `json:"timings_ms"`
-	Extra      map[string]string `json:"-"`
+	Status     string           `json:"status"` // sent, partial, queued, failed, stopped
+	Server     string           `json:"server"`
+	TLS        *tlsOutcome      `json:"tls,omitempty"`
+	Auth       string           `json:"auth,omitempty"`
+	Envelope   envelopeOutcome  `json:"envelope"`
+	Recipients []rcptOutcome    `json:"recipients"`
+	QueueID    string           `json:"queue_id,omitempty"`
+	Size       int64            `json:"size"`
+	Error      *errorOutcome    `json:"error,omitempty"`
+	TimingsMS  map[string]int64 `json:"timings_ms"`
 	// Queued is the queue entry made for the recipients left, if any.
 	Queued *queuedOutcome `json:"queued,omitempty"`
 
