@@ -19,10 +19,6 @@ import (
 // standard input, and the attachments.
 func (m *preparedMessage) composeReader(acct *account.Account, req *sendRequest) (io.Reader, error) {
 	cr := m.compose
-	q, err := qualifier(acct)
-	if err != nil {
-		return nil, err
-	}
 	from := acct.From
 	if from == "" {
 		from = req.flags.From
@@ -30,27 +26,15 @@ func (m *preparedMessage) composeReader(acct *account.Account, req *sendRequest)
 	if from == "" || from == "<>" {
 		return nil, &UsageError{Err: errors.New("no From address for the composed message"), Hint: "give one with -f/--from, OUTBOX_FROM or the account's from"}
 	}
-	addrs := func(lists ...[]string) ([]*mail.Address, error) {
-		var out []*mail.Address
-		for _, list := range lists {
-			for _, s := range list {
-				as, err := message.ParseAddressList(s, q)
-				if err != nil {
-					return nil, fmt.Errorf("%w: %q: %w", smtp.ErrBadInput, s, err)
-				}
-				out = append(out, as...)
-			}
-		}
-		return out, nil
-	}
 	c := &message.Composition{
 		From:    &mail.Address{Name: req.fullName, Address: from},
 		Subject: cr.subject,
 	}
-	if c.To, err = addrs(req.recipients, cr.to); err != nil {
+	var err error
+	if c.To, err = parseAddressLists(m.qualifier, req.recipients, cr.to); err != nil {
 		return nil, err
 	}
-	if c.Cc, err = addrs(cr.cc); err != nil {
+	if c.Cc, err = parseAddressLists(m.qualifier, cr.cc); err != nil {
 		return nil, err
 	}
 	for _, h := range cr.headers {
@@ -93,4 +77,20 @@ func (m *preparedMessage) composeReader(acct *account.Account, req *sendRequest)
 	m.closers = append(m.closers, composed)
 	m.header = composed.Header
 	return composed, nil
+}
+
+// parseAddressLists parses address lists given on the command line, bare
+// local names qualified by q.
+func parseAddressLists(q *message.Qualifier, lists ...[]string) ([]*mail.Address, error) {
+	var out []*mail.Address
+	for _, list := range lists {
+		for _, s := range list {
+			as, err := message.ParseAddressList(s, q)
+			if err != nil {
+				return nil, fmt.Errorf("%w: recipient %q: %w", smtp.ErrBadInput, s, err)
+			}
+			out = append(out, as...)
+		}
+	}
+	return out, nil
 }

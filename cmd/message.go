@@ -26,6 +26,9 @@ type preparedMessage struct {
 	size      int64           // the input's size when known, else 0
 	headerLen int64           // octets of the header as read
 	closers   []io.Closer
+	// qualifier, set by envelope, turns bare local names into addresses
+	// for the rest of the preparation.
+	qualifier *message.Qualifier
 }
 
 func (m *preparedMessage) Close() error {
@@ -114,6 +117,7 @@ func (m *preparedMessage) envelope(acct *account.Account, req *sendRequest) (*sm
 	if err != nil {
 		return nil, err
 	}
+	m.qualifier = q
 	env := &smtp.Envelope{Body: req.body}
 	from := acct.From
 	if from == "" && m.header != nil && m.header.Has("From") {
@@ -126,9 +130,6 @@ func (m *preparedMessage) envelope(acct *account.Account, req *sendRequest) (*sm
 		if len(list) > 0 {
 			from = list[0].Address
 		}
-	}
-	if from == "" && m.from != "" {
-		from = m.from
 	}
 	if from == "" {
 		return nil, &UsageError{Err: errors.New("no sender address"), Hint: "give one with -f/--from, OUTBOX_FROM, the account's from, or a From: header"}
@@ -144,28 +145,17 @@ func (m *preparedMessage) envelope(acct *account.Account, req *sendRequest) (*sm
 		return nil, fmt.Errorf("sender %q: %w", from, err)
 	}
 
-	var rcpts []string
-	for _, r := range req.recipients {
-		list, err := message.ParseAddressList(r, q)
-		if err != nil {
-			return nil, fmt.Errorf("%w: recipient %q: %w", smtp.ErrBadInput, r, err)
-		}
-		for _, a := range list {
-			rcpts = append(rcpts, a.Address)
-		}
-	}
+	lists := [][]string{req.recipients}
 	if m.compose != nil {
-		for _, list := range [][]string{m.compose.to, m.compose.cc, m.compose.bcc} {
-			for _, r := range list {
-				addrs, err := message.ParseAddressList(r, q)
-				if err != nil {
-					return nil, fmt.Errorf("%w: recipient %q: %w", smtp.ErrBadInput, r, err)
-				}
-				for _, a := range addrs {
-					rcpts = append(rcpts, a.Address)
-				}
-			}
-		}
+		lists = append(lists, m.compose.to, m.compose.cc, m.compose.bcc)
+	}
+	addrs, err := parseAddressLists(q, lists...)
+	if err != nil {
+		return nil, err
+	}
+	var rcpts []string
+	for _, a := range addrs {
+		rcpts = append(rcpts, a.Address)
 	}
 	if req.readRecipients && m.header != nil {
 		hr, err := m.header.Recipients(q)
