@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/outbox-smtp/outbox/account"
@@ -106,11 +105,7 @@ func accountLayer(c *cli.Context) account.Layer {
 // accountOptions gathers the layers for account.Resolve: flags from c, the
 // OUTBOX_* environment, and the terminal prompt.
 func accountOptions(c *cli.Context, flags account.Layer) (account.Options, error) {
-	env, err := account.FromEnv(os.Getenv)
-	if err != nil {
-		return account.Options{}, err
-	}
-	return account.Options{Flags: flags, Env: env, Prompt: ttyPrompt, Stderr: c.App.ErrWriter}, nil
+	return layerOptions(flags, c.App.ErrWriter)
 }
 
 // resolveAccount resolves the account for a command that has accountFlags.

@@ -212,7 +212,7 @@ func runProbe(ctx context.Context, req *probeRequest, stdout, stderr io.Writer, 
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	opts, err := sendAccountOptions(req.flags, stderr)
+	opts, err := layerOptions(req.flags, stderr)
 	if err != nil {
 		return err
 	}

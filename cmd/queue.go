@@ -42,7 +42,7 @@ func queueLocationFrom(c *cli.Context) queueLocation {
 
 // open opens the queue. Without create, a queue never used is nil.
 func (l queueLocation) open(stderr io.Writer, create bool, o *queue.Options) (*queue.Queue, error) {
-	opts, err := sendAccountOptions(account.Layer{ConfigFile: l.configFile, QueueDir: l.dir}, stderr)
+	opts, err := layerOptions(account.Layer{ConfigFile: l.configFile, QueueDir: l.dir}, stderr)
 	if err != nil {
 		return nil, err
 	}

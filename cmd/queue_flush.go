@@ -35,7 +35,7 @@ func (s *accountSource) get(name string) (*account.Account, error) {
 	if r, ok := s.cache[name]; ok {
 		return r.acct, r.err
 	}
-	opts, err := sendAccountOptions(account.Layer{ConfigFile: s.configFile, Account: name}, s.stderr)
+	opts, err := layerOptions(account.Layer{ConfigFile: s.configFile, Account: name}, s.stderr)
 	var a *account.Account
 	if err == nil {
 		a, err = account.Resolve(opts)

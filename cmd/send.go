@@ -249,7 +249,7 @@ func runSend(ctx context.Context, req *sendRequest, stdin io.Reader, stdout, std
 		// given (like msmtp's auto_from matching).
 		flags.From = msg.from
 	}
-	opts, err := sendAccountOptions(flags, stderr)
+	opts, err := layerOptions(flags, stderr)
 	if err != nil {
 		return err
 	}
@@ -346,9 +346,10 @@ func report(req *sendRequest, stdout io.Writer, out *outcome, err error) error {
 	return err
 }
 
-// sendAccountOptions is accountOptions without a cli.Context, for the send
-// paths shared with sendmail mode.
-func sendAccountOptions(flags account.Layer, stderr io.Writer) (account.Options, error) {
+// layerOptions gathers the layers for account.Resolve: the flag layer, the
+// OUTBOX_* environment, and the terminal prompt (for every command,
+// sendmail mode included).
+func layerOptions(flags account.Layer, stderr io.Writer) (account.Options, error) {
 	env, err := account.FromEnv(os.Getenv)
 	if err != nil {
 		return account.Options{}, err
