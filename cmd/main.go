@@ -27,7 +27,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, version stri
 		if len(args) == 2 && args[1] == "version" {
 			// The common start-up probe, answered without building every
 			// command's flags.
-			if _, err := fmt.Fprintf(stdout, "outbox %s\n", resolveVersion(version)); err != nil {
+			if err := printVersion(stdout, resolveVersion(version)); err != nil {
 				return ExitIOErr
 			}
 			return ExitOK
@@ -103,10 +103,15 @@ func versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print the version of outbox",
 		Action: func(c *cli.Context) error {
-			_, err := fmt.Fprintf(c.App.Writer, "outbox %s\n", c.App.Version)
-			return err
+			return printVersion(c.App.Writer, c.App.Version)
 		},
 	}
+}
+
+// printVersion is the output of 'outbox version'.
+func printVersion(w io.Writer, version string) error {
+	_, err := fmt.Fprintf(w, "outbox %s\n", version)
+	return err
 }
 
 // resolveVersion prefers the version set at link time, then the module
