@@ -292,9 +292,7 @@ func orcptParam(addr string) string {
 	b.WriteString("utf-8;")
 	for _, r := range addr {
 		switch {
-		case r == '\\' || r == '+' || r == '=' || r < 0x21 || r == 0x7f:
-			fmt.Fprintf(&b, `\x{%X}`, r)
-		case r >= 0x80:
+		case r == '\\' || r == '+' || r == '=' || r < 0x21 || r >= 0x7f:
 			fmt.Fprintf(&b, `\x{%X}`, r)
 		default:
 			b.WriteRune(r)
