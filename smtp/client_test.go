@@ -525,3 +525,19 @@ func (f *fake) greetCounting(counter *countingConn, ext ...string) int {
 	f.reply(lines...)
 	return before
 }
+
+// TestORCPTParam: ASCII original recipients are rfc822 xtext (RFC 3461
+// §4.2), UTF-8 ones utf-8-addr-xtext (RFC 6533 §3).
+func TestORCPTParam(t *testing.T) {
+	cases := map[string]string{
+		"b+x@example.org":  "rfc822;b+2Bx@example.org",
+		"a=b@example.org":  "rfc822;a+3Db@example.org",
+		"jörg@example.org": `utf-8;j\x{F6}rg@example.org`,
+		"j+ö@example.org":  `utf-8;j\x{2B}\x{F6}@example.org`,
+	}
+	for in, want := range cases {
+		if got := orcptParam(in); got != want {
+			t.Errorf("orcptParam(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
